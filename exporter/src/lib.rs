@@ -1,0 +1,2 @@
+//! Metric snapshot rendering, scrape server and textfile writer.
+#![forbid(unsafe_code)]
