@@ -1,0 +1,125 @@
+//! Channel name interning.
+//!
+//! Producers resolve names to ids through a [`LocalInterner`], a private cache in
+//! front of the shared [`ChannelNames`] table. The shared table is locked only on
+//! a cache miss (a channel the producer has never seen), so a producer's steady
+//! state takes no lock; the engine thread locks it only to print an episode.
+
+use crate::sample::{ChannelId, ANONYMOUS, ANONYMOUS_NAME};
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// The process-wide id ↔ name table. Ids are dense and assigned in first-seen order.
+#[derive(Debug)]
+pub struct Interner {
+    ids: FxHashMap<Box<str>, ChannelId>,
+    names: Vec<Box<str>>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        let mut interner = Self {
+            ids: FxHashMap::default(),
+            names: Vec::new(),
+        };
+        let anonymous = interner.intern(ANONYMOUS_NAME);
+        debug_assert_eq!(anonymous, ANONYMOUS);
+        interner
+    }
+}
+
+impl Interner {
+    /// Returns the id of `name`, assigning the next free one on first sight.
+    pub fn intern(&mut self, name: &str) -> ChannelId {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = ChannelId::try_from(self.names.len()).unwrap_or(ChannelId::MAX);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// Name of `id`; `"?"` for an id this table never issued.
+    pub fn name(&self, id: ChannelId) -> &str {
+        self.names.get(id as usize).map_or("?", |n| n)
+    }
+
+    /// Number of distinct names interned (including `_anonymous_`).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Never true: `_anonymous_` is always present.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Shared handle on the [`Interner`]. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelNames(Arc<Mutex<Interner>>);
+
+impl ChannelNames {
+    /// Locks the table. A panic elsewhere cannot poison it for good: the table is
+    /// append-only, so the data behind a poisoned lock is still consistent.
+    pub fn lock(&self) -> MutexGuard<'_, Interner> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A producer-private cache in front of this table.
+    pub fn local(&self) -> LocalInterner {
+        LocalInterner {
+            shared: self.clone(),
+            cache: FxHashMap::default(),
+        }
+    }
+}
+
+/// Per-producer cache of name → id. Looks up the shared table only on a miss.
+#[derive(Debug)]
+pub struct LocalInterner {
+    shared: ChannelNames,
+    cache: FxHashMap<Box<str>, ChannelId>,
+}
+
+impl LocalInterner {
+    /// Id of `name` (empty = [`ANONYMOUS`]).
+    #[inline]
+    pub fn intern(&mut self, name: &str) -> ChannelId {
+        if name.is_empty() {
+            return ANONYMOUS;
+        }
+        if let Some(&id) = self.cache.get(name) {
+            return id;
+        }
+        let id = self.shared.lock().intern(name);
+        self.cache.insert(name.into(), id);
+        id
+    }
+
+    /// The shared table behind this cache.
+    pub fn names(&self) -> &ChannelNames {
+        &self.shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_dense_and_shared_between_producers() {
+        let names = ChannelNames::default();
+        let mut a = names.local();
+        let mut b = names.local();
+        let q1 = a.intern("q1");
+        let q2 = b.intern("q2");
+        assert_eq!(b.intern("q1"), q1);
+        assert_eq!(a.intern("q2"), q2);
+        assert_eq!(a.intern(""), ANONYMOUS);
+        assert_eq!(names.lock().name(q2), "q2");
+        assert_eq!(names.lock().name(ANONYMOUS), ANONYMOUS_NAME);
+        assert_eq!(names.lock().len(), 3);
+    }
+}

@@ -1,0 +1,323 @@
+//! The online motif engine: consumes time-ordered samples one at a time and
+//! emits episodes as they close (DESIGN §4.2, docs/semantics.md).
+//!
+//! Per motif and channel it runs the DSFB observer ([`crate::dsfb`]) and the dwell
+//! state machine ([`crate::dwell`]); per motif it keeps the trust normaliser
+//! ([`crate::trust`]). Per sample the work is O(1): one slot lookup by dense
+//! channel id per motif watching the sample's class, no allocation once the
+//! channel is tracked, no string handling.
+
+use crate::channels::ChannelTable;
+use crate::dwell::{classify, Phase, Step};
+use crate::episode::{ClosedBy, Episode};
+use crate::grammar::{Grammar, MotifId, MotifParams};
+use crate::histogram::{FixedHistogram, DURATION_BOUNDS, PEAK_BOUNDS};
+use crate::sample::Sample;
+use crate::trust::{raw_weight, TrustTable};
+use std::sync::Arc;
+
+/// Receives closed episodes.
+pub trait EpisodeSink {
+    /// Called once per closed episode, in close order.
+    fn episode(&mut self, episode: &Episode);
+}
+
+impl<F: FnMut(&Episode)> EpisodeSink for F {
+    fn episode(&mut self, episode: &Episode) {
+        self(episode)
+    }
+}
+
+/// Bounds on the engine's state (DESIGN §4.5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineLimits {
+    /// Evict a (motif, channel) after this many event-time seconds without a
+    /// sample, closing its episode by the end-of-stream rule. `None`: never.
+    pub channel_ttl: Option<f64>,
+    /// Most (motif, channel) states tracked at once; a sample that would start
+    /// tracking one more is refused and counted.
+    pub max_channels: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        Self {
+            channel_ttl: None,
+            max_channels: 1_000_000,
+        }
+    }
+}
+
+/// Per-motif statistics, kept for the exporter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotifStats {
+    /// Episodes closed.
+    pub episodes: u64,
+    /// Episodes open now.
+    pub open: u64,
+    /// Peak of the last closed episode (NaN before the first).
+    pub last_peak: f64,
+    /// Trust sum at the last close (NaN before the first).
+    pub last_trust_sum: f64,
+    /// Durations of closed episodes, seconds.
+    pub duration: FixedHistogram,
+    /// Peaks of closed episodes.
+    pub peak: FixedHistogram,
+}
+
+impl Default for MotifStats {
+    fn default() -> Self {
+        Self {
+            episodes: 0,
+            open: 0,
+            last_peak: f64::NAN,
+            last_trust_sum: f64::NAN,
+            duration: FixedHistogram::new(DURATION_BOUNDS),
+            peak: FixedHistogram::new(PEAK_BOUNDS),
+        }
+    }
+}
+
+/// Engine-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    /// Samples processed (each counted once, whatever the number of motifs).
+    pub processed: u64,
+    /// (motif, channel) states tracked now.
+    pub channels_tracked: u64,
+    /// (motif, channel) states evicted by the TTL so far.
+    pub channels_evicted: u64,
+    /// Samples refused by a motif because the channel cap was reached.
+    pub refused_channel_cap: u64,
+}
+
+struct MotifState {
+    params: MotifParams,
+    channels: ChannelTable,
+    trust: TrustTable,
+    stats: MotifStats,
+}
+
+/// The online engine. Feed it time-ordered samples ([`MotifEngine::process`]),
+/// then call [`MotifEngine::finish`] at end of stream.
+pub struct MotifEngine {
+    grammar: Arc<Grammar>,
+    motifs: Vec<MotifState>,
+    limits: EngineLimits,
+    counters: EngineCounters,
+    /// `class_motifs[class_ranges[c].0 .. class_ranges[c].1]`: motifs of class `c`
+    /// (a flat copy of the grammar's table, so the hot path touches no `Arc`).
+    class_ranges: Vec<(u32, u32)>,
+    class_motifs: Vec<MotifId>,
+}
+
+impl MotifEngine {
+    /// An engine for `grammar` with `limits`.
+    pub fn new(grammar: Arc<Grammar>, limits: EngineLimits) -> Self {
+        let motifs = grammar
+            .motifs()
+            .iter()
+            .map(|m| MotifState {
+                params: m.params,
+                channels: ChannelTable::new(),
+                trust: TrustTable::default(),
+                stats: MotifStats::default(),
+            })
+            .collect();
+        let mut class_ranges = Vec::new();
+        let mut class_motifs = Vec::new();
+        for c in 0..grammar.classes().len() {
+            let start = class_motifs.len() as u32;
+            class_motifs.extend_from_slice(grammar.motifs_of(c as crate::ClassId));
+            class_ranges.push((start, class_motifs.len() as u32));
+        }
+        Self {
+            class_ranges,
+            class_motifs,
+            grammar,
+            motifs,
+            limits,
+            counters: EngineCounters::default(),
+        }
+    }
+
+    /// The grammar.
+    pub fn grammar(&self) -> &Arc<Grammar> {
+        &self.grammar
+    }
+
+    /// Engine-wide counters.
+    pub fn counters(&self) -> EngineCounters {
+        self.counters
+    }
+
+    /// Statistics of one motif.
+    pub fn stats(&self, motif: MotifId) -> &MotifStats {
+        &self.motifs[motif as usize].stats
+    }
+
+    /// Processes one sample. Samples must come in non-decreasing `t` (the reorder
+    /// buffer guarantees it); the sample's class must be one of the grammar's.
+    #[inline]
+    pub fn process(&mut self, s: &Sample, sink: &mut impl EpisodeSink) {
+        self.counters.processed += 1;
+        let (start, end) = self
+            .class_ranges
+            .get(s.class as usize)
+            .copied()
+            .unwrap_or((0, 0));
+        for i in start..end {
+            let m = self.class_motifs[i as usize];
+            self.step_motif(m, s, sink);
+        }
+    }
+
+    #[inline]
+    fn step_motif(&mut self, m: MotifId, s: &Sample, sink: &mut impl EpisodeSink) {
+        if let Some(ttl) = self.limits.channel_ttl {
+            self.evict_idle(m, s.t - ttl, sink);
+        }
+        let motif = &mut self.motifs[m as usize];
+        let slot = match motif.channels.find(s.channel) {
+            Some(slot) => slot,
+            None => {
+                if self.counters.channels_tracked >= self.limits.max_channels as u64 {
+                    self.counters.refused_channel_cap += 1;
+                    return;
+                }
+                self.counters.channels_tracked += 1;
+                let slot = motif.channels.insert(s.channel, s.t);
+                motif.trust.ensure(slot as usize);
+                slot
+            }
+        };
+        if self.limits.channel_ttl.is_some() {
+            motif.channels.touch(slot);
+        }
+        let p = motif.params;
+        let st = motif.channels.get_mut(slot);
+        let ema = st.observer.step(s.value, s.t - st.last_t, p.rho);
+        st.last_t = s.t;
+        let magnitude = s.value.abs();
+        if s.t == st.tie_t {
+            st.tie_peak = st.tie_peak.max(magnitude);
+        } else {
+            st.tie_t = s.t;
+            st.tie_peak = magnitude;
+        }
+        let env = classify(s.value, ema, p.drift_threshold, p.slew_threshold);
+        let step = st.phase.advance(env, s.t, p.min_dwell_seconds);
+        match step {
+            Step::Opened => {
+                st.peak = st.tie_peak;
+                st.samples = 1;
+                motif.stats.open += 1;
+            }
+            Step::Unchanged if st.phase == Phase::Stable => {}
+            Step::Unchanged | Step::Closed { .. } => {
+                st.peak = st.peak.max(magnitude);
+                st.samples += 1;
+            }
+        }
+        motif.trust.set(slot as usize, raw_weight(p.sigma0, ema));
+        if let Step::Closed { t_open } = step {
+            motif.stats.open -= 1;
+            Self::close(motif, m, slot, t_open, s.t, ClosedBy::Dwell, sink);
+        }
+    }
+
+    /// Emits the episode of `slot` as `[t_open, t_end]` with the slot's current
+    /// figures. The caller has already left the episode's phase.
+    fn close(
+        motif: &mut MotifState,
+        m: MotifId,
+        slot: u32,
+        t_open: f64,
+        t_end: f64,
+        closed_by: ClosedBy,
+        sink: &mut impl EpisodeSink,
+    ) {
+        let trust = motif.trust.at_close(slot as usize);
+        let st = motif.channels.get(slot);
+        let episode = Episode {
+            motif: m,
+            channel: st.channel,
+            t_start: t_open,
+            t_end,
+            peak: st.peak,
+            ema_at_boundary: st.observer.ema,
+            trust_sum: trust.sum,
+            trust_weight: trust.weight,
+            samples: st.samples,
+            closed_by,
+        };
+        let stats = &mut motif.stats;
+        stats.episodes += 1;
+        stats.last_peak = episode.peak;
+        stats.last_trust_sum = episode.trust_sum;
+        stats.duration.observe(episode.duration());
+        stats.peak.observe(episode.peak);
+        sink.episode(&episode);
+    }
+
+    /// End-of-stream rule for one slot: an open episode at least a dwell long is
+    /// closed at the channel's last sample; a shorter one is discarded.
+    fn end_episode(
+        motif: &mut MotifState,
+        m: MotifId,
+        slot: u32,
+        closed_by: ClosedBy,
+        sink: &mut impl EpisodeSink,
+    ) {
+        let st = motif.channels.get_mut(slot);
+        let Some(t_open) = st.phase.open_since() else {
+            return;
+        };
+        st.phase = Phase::Stable;
+        let last_t = st.last_t;
+        motif.stats.open -= 1;
+        if last_t - t_open >= motif.params.min_dwell_seconds {
+            Self::close(motif, m, slot, t_open, last_t, closed_by, sink);
+        }
+    }
+
+    /// Evicts motif `m`'s channels whose last sample is older than `before`.
+    fn evict_idle(&mut self, m: MotifId, before: f64, sink: &mut impl EpisodeSink) {
+        let motif = &mut self.motifs[m as usize];
+        while let Some(slot) = motif.channels.oldest() {
+            if motif.channels.get(slot).last_t >= before {
+                break;
+            }
+            Self::end_episode(motif, m, slot, ClosedBy::Evicted, sink);
+            motif.trust.set(slot as usize, 0.0);
+            motif.channels.remove(slot);
+            self.counters.channels_tracked -= 1;
+            self.counters.channels_evicted += 1;
+        }
+    }
+
+    /// Evicts, in every motif, the channels idle for longer than the TTL at event
+    /// time `now`. `process` already does this for the motifs a sample touches;
+    /// this reaches motifs that receive no samples at all.
+    pub fn evict_all_idle(&mut self, now: f64, sink: &mut impl EpisodeSink) {
+        if let Some(ttl) = self.limits.channel_ttl {
+            for m in 0..self.motifs.len() {
+                self.evict_idle(m as MotifId, now - ttl, sink);
+            }
+        }
+    }
+
+    /// Applies the end-of-stream rule to every open episode (grammar order, then
+    /// slot order) and forgets all channel state.
+    pub fn finish(&mut self, sink: &mut impl EpisodeSink) {
+        for (m, motif) in self.motifs.iter_mut().enumerate() {
+            let slots: Vec<u32> = motif.channels.live_slots().collect();
+            for slot in slots {
+                Self::end_episode(motif, m as MotifId, slot, ClosedBy::EndOfStream, sink);
+            }
+            self.counters.channels_tracked -= motif.channels.live() as u64;
+            motif.channels = ChannelTable::new();
+            motif.trust = TrustTable::default();
+        }
+    }
+}

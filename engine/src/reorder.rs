@@ -1,0 +1,386 @@
+//! The reorder buffer: stages samples by event time and releases them in time
+//! order (DESIGN §4.4, docs/semantics.md).
+//!
+//! Rules, with `newest` the largest `t` accepted so far and the *frontier* the
+//! largest `t` already released:
+//! - a sample with `t < frontier` can no longer be placed in order: it is dropped
+//!   and counted (`dropped_out_of_window`);
+//! - after every accepted sample, every staged sample with
+//!   `t <= newest − window` is released, in `t` order, ties in arrival order.
+//!
+//! So the released stream is always sorted, and
+//! `accepted = released + staged + dropped` at every moment.
+//!
+//! Staging uses a *radix heap* (Ahuja, Mehlhorn, Orlin & Tarjan, "Faster
+//! algorithms for the shortest path problem", JACM 1990): a monotone priority
+//! queue, which fits because nothing below the frontier is ever inserted. Keys are
+//! the sample times mapped to `u64` in an order-preserving way; bucket `b` holds
+//! keys whose highest bit differing from the last extracted key is `b − 1`
+//! (bucket 0: keys equal to it). Insertion is O(1); each entry moves to a lower
+//! bucket at most 64 times over its life, so extraction is O(1) amortised in
+//! practice. Every bucket keeps its entries in arrival order (pushes append, and a
+//! bucket is only refilled while every lower bucket is empty), which is what makes
+//! equal times release in arrival order.
+
+use crate::histogram::{FixedHistogram, LATENESS_BOUNDS};
+use crate::sample::{ChannelId, ClassId, Sample};
+
+/// Default reorder window, seconds.
+pub const DEFAULT_WINDOW: f64 = 10.0;
+
+const BUCKETS: usize = 65;
+
+/// Maps a finite `t` (never `-0.0`) to a `u64` with the same order.
+#[inline]
+fn key_of(t: f64) -> u64 {
+    let bits = t.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// Inverse of [`key_of`].
+#[inline]
+fn t_of(key: u64) -> f64 {
+    if key >> 63 == 1 {
+        f64::from_bits(key & !(1 << 63))
+    } else {
+        f64::from_bits(!key)
+    }
+}
+
+/// A staged sample; `t` is kept as its key (24 bytes per entry).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: u64,
+    value: f64,
+    channel: ChannelId,
+    class: ClassId,
+}
+
+impl Entry {
+    #[inline]
+    fn sample(&self) -> Sample {
+        Sample {
+            t: t_of(self.key),
+            value: self.value,
+            class: self.class,
+            channel: self.channel,
+        }
+    }
+}
+
+/// Monotone priority queue on `u64` keys, FIFO among equal keys.
+#[derive(Debug, Clone)]
+struct RadixHeap {
+    /// The last extracted key. Invariant: every stored key is `>= last`.
+    last: u64,
+    buckets: [Vec<Entry>; BUCKETS],
+    /// `mins[b]`: smallest key in bucket `b` (valid while `b` is non-empty).
+    mins: [u64; BUCKETS],
+    /// Bit `b` set ⇔ bucket `b` non-empty.
+    occupied: u128,
+    /// Read position in bucket 0, which is consumed front to back.
+    head0: usize,
+    len: usize,
+}
+
+impl RadixHeap {
+    fn new() -> Self {
+        Self {
+            last: 0,
+            buckets: std::array::from_fn(|_| Vec::new()),
+            mins: [0; BUCKETS],
+            occupied: 0,
+            head0: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn bucket(&self, key: u64) -> usize {
+        (64 - (key ^ self.last).leading_zeros()) as usize
+    }
+
+    #[inline]
+    fn push(&mut self, e: Entry) {
+        debug_assert!(e.key >= self.last, "radix heap keys must be monotone");
+        let b = self.bucket(e.key);
+        self.buckets[b].push(e);
+        if self.occupied & (1 << b) == 0 {
+            self.occupied |= 1 << b;
+            self.mins[b] = e.key;
+        } else if e.key < self.mins[b] {
+            self.mins[b] = e.key;
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn min_key(&self) -> Option<u64> {
+        if self.occupied & 1 != 0 {
+            Some(self.last)
+        } else if self.occupied != 0 {
+            Some(self.mins[self.occupied.trailing_zeros() as usize])
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Entry> {
+        if self.occupied & 1 == 0 {
+            if self.occupied == 0 {
+                return None;
+            }
+            self.refill_bucket0();
+        }
+        let e = self.buckets[0][self.head0];
+        self.head0 += 1;
+        if self.head0 == self.buckets[0].len() {
+            self.buckets[0].clear();
+            self.head0 = 0;
+            self.occupied &= !1;
+        }
+        self.len -= 1;
+        Some(e)
+    }
+
+    /// Moves the lowest non-empty bucket down around its minimum. Every bucket
+    /// below it is empty, so each receiving bucket gets entries in the order they
+    /// had, which keeps arrival order within equal keys.
+    #[cold]
+    fn refill_bucket0(&mut self) {
+        let b = self.occupied.trailing_zeros() as usize;
+        self.last = self.mins[b];
+        self.occupied &= !(1 << b);
+        let mut moving = std::mem::take(&mut self.buckets[b]);
+        self.len -= moving.len();
+        for e in moving.drain(..) {
+            self.push(e);
+        }
+        self.buckets[b] = moving;
+    }
+}
+
+/// Counters of the reorder buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReorderCounters {
+    /// Samples released in time order.
+    pub flushed: u64,
+    /// Samples dropped because they arrived below the frontier.
+    pub dropped_out_of_window: u64,
+    /// Of those, the ones no more than two windows older than `newest` at arrival:
+    /// roughly what doubling the window would have saved.
+    pub dropped_within_double_window: u64,
+    /// How far behind `newest` each sample arrived (0 for in-order samples).
+    pub lateness: FixedHistogram,
+}
+
+/// Event-time reorder buffer.
+#[derive(Debug, Clone)]
+pub struct ReorderBuffer {
+    window: f64,
+    newest: f64,
+    frontier: f64,
+    heap: RadixHeap,
+    counters: ReorderCounters,
+}
+
+impl ReorderBuffer {
+    /// A buffer with `window` seconds of tolerance (0 = strictly in order).
+    ///
+    /// # Panics
+    /// If `window` is negative or not finite (validate configuration first).
+    pub fn new(window: f64) -> Self {
+        assert!(
+            window >= 0.0 && window.is_finite(),
+            "reorder window must be finite and >= 0"
+        );
+        Self {
+            window,
+            newest: f64::NEG_INFINITY,
+            frontier: f64::NEG_INFINITY,
+            heap: RadixHeap::new(),
+            counters: ReorderCounters {
+                flushed: 0,
+                dropped_out_of_window: 0,
+                dropped_within_double_window: 0,
+                lateness: FixedHistogram::new(LATENESS_BOUNDS),
+            },
+        }
+    }
+
+    /// Stages `s` and releases, in order, everything now at or below
+    /// `newest − window`. Returns `false` if `s` was dropped as too late.
+    #[inline]
+    pub fn push(&mut self, s: Sample, mut release: impl FnMut(&Sample)) -> bool {
+        debug_assert!(s.is_valid());
+        let t = s.t + 0.0;
+        let lateness = if t < self.newest { self.newest - t } else { 0.0 };
+        self.counters.lateness.observe(lateness);
+        if t < self.frontier {
+            self.counters.dropped_out_of_window += 1;
+            if lateness <= 2.0 * self.window {
+                self.counters.dropped_within_double_window += 1;
+            }
+            return false;
+        }
+        if t > self.newest {
+            self.newest = t;
+            let cutoff = key_of((self.newest - self.window) + 0.0);
+            self.release_through(cutoff, &mut release);
+        }
+        let entry = Entry {
+            key: key_of(t),
+            value: s.value,
+            channel: s.channel,
+            class: s.class,
+        };
+        if t <= self.newest - self.window {
+            // Everything staged is above the cutoff, so this sample is next.
+            self.frontier = t;
+            self.counters.flushed += 1;
+            release(&entry.sample());
+        } else {
+            self.heap.push(entry);
+        }
+        true
+    }
+
+    #[inline]
+    fn release_through(&mut self, cutoff: u64, release: &mut impl FnMut(&Sample)) {
+        while let Some(k) = self.heap.min_key() {
+            if k > cutoff {
+                break;
+            }
+            let e = self.heap.pop().expect("min_key saw an entry");
+            self.frontier = t_of(e.key);
+            self.counters.flushed += 1;
+            release(&e.sample());
+        }
+    }
+
+    /// Releases everything staged, in order (end of stream, idle flush).
+    pub fn flush_all(&mut self, mut release: impl FnMut(&Sample)) {
+        self.release_through(u64::MAX, &mut release);
+    }
+
+    /// Samples staged now.
+    pub fn staged(&self) -> usize {
+        self.heap.len
+    }
+
+    /// The reorder window, seconds.
+    pub fn window(&self) -> f64 {
+        self.window
+    }
+
+    /// Largest `t` accepted (−∞ before the first sample).
+    pub fn newest(&self) -> f64 {
+        self.newest
+    }
+
+    /// Largest `t` released (−∞ before the first release).
+    pub fn frontier(&self) -> f64 {
+        self.frontier
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &ReorderCounters {
+        &self.counters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: f64, value: f64) -> Sample {
+        Sample::new(t, 0, 0, value)
+    }
+
+    fn run(window: f64, ts: &[f64]) -> (Vec<f64>, ReorderBuffer) {
+        let mut rb = ReorderBuffer::new(window);
+        let mut out = Vec::new();
+        for (i, &t) in ts.iter().enumerate() {
+            rb.push(s(t, i as f64), |x| out.push(x.t));
+        }
+        rb.flush_all(|x| out.push(x.t));
+        (out, rb)
+    }
+
+    #[test]
+    fn keys_preserve_order_and_round_trip() {
+        let ts = [f64::MIN, -1e9, -1.5, -1e-300, 0.0, 1e-300, 2.5, 1.7e9, f64::MAX];
+        for w in ts.windows(2) {
+            assert!(key_of(w[0]) < key_of(w[1]));
+        }
+        for t in ts {
+            assert_eq!(t_of(key_of(t)), t);
+        }
+        assert_eq!(key_of(-0.0 + 0.0), key_of(0.0));
+    }
+
+    #[test]
+    fn jitter_inside_the_window_is_sorted() {
+        let (out, rb) = run(5.0, &[0.0, 2.0, 1.0, 4.0, 3.0, 5.0, 7.0, 6.0]);
+        assert_eq!(out, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(rb.counters().dropped_out_of_window, 0);
+    }
+
+    #[test]
+    fn releases_exactly_what_is_a_window_behind_newest() {
+        let mut rb = ReorderBuffer::new(2.0);
+        let mut out = Vec::new();
+        for t in [1.0, 2.0, 3.0] {
+            rb.push(s(t, 0.0), |x| out.push(x.t));
+        }
+        assert_eq!(out, [1.0], "3 − 2 = 1 releases t ≤ 1 only");
+        assert_eq!(rb.staged(), 2);
+        rb.push(s(10.0, 0.0), |x| out.push(x.t));
+        assert_eq!(out, [1.0, 2.0, 3.0]);
+        assert_eq!(rb.frontier(), 3.0);
+    }
+
+    #[test]
+    fn samples_below_the_frontier_are_dropped_not_reordered() {
+        // The reference keeps 2.5 (within a window of the frontier 3) and releases
+        // it after 3; here it is dropped so the output stays sorted.
+        let mut rb = ReorderBuffer::new(1.0);
+        let mut out = Vec::new();
+        for t in [1.0, 2.0, 3.0, 4.0] {
+            rb.push(s(t, 0.0), |x| out.push(x.t));
+        }
+        assert_eq!(rb.frontier(), 3.0);
+        assert!(!rb.push(s(2.5, 0.0), |x| out.push(x.t)));
+        assert!(rb.push(s(3.0, 0.0), |x| out.push(x.t)), "a tie with the frontier is fine");
+        rb.flush_all(|x| out.push(x.t));
+        assert_eq!(out, [1.0, 2.0, 3.0, 3.0, 4.0]);
+        let c = rb.counters();
+        assert_eq!((c.flushed, c.dropped_out_of_window), (5, 1));
+        assert_eq!(c.dropped_within_double_window, 1);
+    }
+
+    #[test]
+    fn equal_times_release_in_arrival_order() {
+        let mut rb = ReorderBuffer::new(10.0);
+        let mut out = Vec::new();
+        let arrivals = [(5.0, 0.0), (3.0, 1.0), (5.0, 2.0), (3.0, 3.0), (4.0, 4.0), (5.0, 5.0)];
+        for (t, v) in arrivals {
+            rb.push(s(t, v), |x| out.push(x.value));
+        }
+        rb.flush_all(|x| out.push(x.value));
+        assert_eq!(out, [1.0, 3.0, 4.0, 0.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn zero_window_is_strictly_in_order() {
+        let (out, rb) = run(0.0, &[1.0, 2.0, 1.5, 2.0, 3.0]);
+        assert_eq!(out, [1.0, 2.0, 2.0, 3.0]);
+        assert_eq!(rb.counters().dropped_out_of_window, 1);
+        assert_eq!(rb.staged(), 0);
+    }
+}
