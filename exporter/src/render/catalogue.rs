@@ -1,0 +1,295 @@
+//! The metric catalogue: every family, in rendering order, and how each is
+//! filled from a [`Snapshot`] / [`ExporterStats`]. `docs/metrics.md` documents
+//! the same list; the order here is the order on the wire.
+
+use super::encoder::{Encoder, Family, Kind, Value};
+use crate::self_stats::ExporterStats;
+use crate::snapshot::Snapshot;
+
+const fn fam(
+    name: &'static str,
+    kind: Kind,
+    unit: Option<&'static str>,
+    help: &'static str,
+) -> Family {
+    Family {
+        name,
+        kind,
+        unit,
+        help,
+        namespaced: true,
+    }
+}
+
+const fn process(name: &'static str, kind: Kind, unit: &'static str, help: &'static str) -> Family {
+    Family {
+        name,
+        kind,
+        unit: Some(unit),
+        help,
+        namespaced: false,
+    }
+}
+
+use Kind::{Counter, Gauge, Histogram};
+
+// The seed's six families: names and meanings are fixed.
+const EPISODES: Family = fam(
+    "episodes",
+    Counter,
+    None,
+    "Episodes emitted per motif class since process start.",
+);
+const PEAK_LAST: Family = fam(
+    "episode_peak_last",
+    Gauge,
+    None,
+    "Absolute peak of the most recently closed episode per motif; NaN until one has closed.",
+);
+const TRUST_SUM_LAST: Family = fam("episode_trust_sum_last", Gauge, None, "Trust sum at the most recent episode boundary per motif; should stay in [0.99, 1.01]; NaN until one has closed.");
+const STAGED: Family = fam(
+    "streaming_residuals_staged",
+    Gauge,
+    None,
+    "Samples currently held in the reorder buffer.",
+);
+const FLUSHED: Family = fam(
+    "streaming_residuals_flushed",
+    Counter,
+    None,
+    "Samples moved from the reorder buffer into the canonical stream.",
+);
+const DROPPED: Family = fam("streaming_residuals_dropped_out_of_window", Counter, None, "Samples dropped because they arrived more than one reorder window behind the flushed frontier.");
+
+const OPEN: Family = fam(
+    "episodes_open",
+    Gauge,
+    None,
+    "Episodes currently open per motif.",
+);
+const DURATION: Family = fam(
+    "episode_duration_seconds",
+    Histogram,
+    Some("seconds"),
+    "Event-time duration of closed episodes per motif.",
+);
+const PEAK: Family = fam(
+    "episode_peak",
+    Histogram,
+    None,
+    "Absolute peak of closed episodes per motif.",
+);
+const RECEIVED: Family = fam(
+    "samples_received",
+    Counter,
+    None,
+    "Samples parsed and accepted for ingest.",
+);
+const REJECTED: Family = fam(
+    "samples_rejected",
+    Counter,
+    None,
+    "Input samples rejected, by reason.",
+);
+const WATERMARK: Family = fam(
+    "streaming_watermark_seconds",
+    Gauge,
+    Some("seconds"),
+    "Flushed frontier of the reorder buffer, event time; NaN before the first flush.",
+);
+const NEWEST: Family = fam(
+    "streaming_newest_event_seconds",
+    Gauge,
+    Some("seconds"),
+    "Newest event time seen on an accepted sample; NaN before the first.",
+);
+const LATENESS: Family = fam(
+    "streaming_lateness_seconds",
+    Histogram,
+    Some("seconds"),
+    "How far behind the newest event time samples arrived (0 when in order).",
+);
+const RECOVERABLE: Family = fam(
+    "streaming_dropped_recoverable_with_double_window",
+    Counter,
+    None,
+    "Out-of-window drops that a reorder window twice as long would have admitted.",
+);
+const LATENCY: Family = fam(
+    "ingest_to_flush_latency_seconds",
+    Histogram,
+    Some("seconds"),
+    "Wall time from accepting a sample to its release from the reorder buffer.",
+);
+const DEPTH: Family = fam(
+    "ingest_channel_depth",
+    Gauge,
+    None,
+    "Samples waiting in the channel between the input reader and the engine thread.",
+);
+const TRACKED: Family = fam(
+    "channels_tracked",
+    Gauge,
+    None,
+    "Channels with live per-channel state.",
+);
+const EVICTED: Family = fam(
+    "channels_evicted",
+    Counter,
+    None,
+    "Channels whose state was evicted.",
+);
+const SCRAPES: Family = fam(
+    "scrapes",
+    Counter,
+    None,
+    "Metric scrapes answered by the HTTP server.",
+);
+const RENDER: Family = fam(
+    "scrape_render_duration_seconds",
+    Histogram,
+    Some("seconds"),
+    "Time spent rendering an exposition for a scrape.",
+);
+const TEXTFILE_WRITES: Family = fam(
+    "textfile_writes",
+    Counter,
+    None,
+    "Successful atomic writes of the metrics textfile.",
+);
+const TEXTFILE_ERRORS: Family = fam(
+    "textfile_write_errors",
+    Counter,
+    None,
+    "Failed writes of the metrics textfile.",
+);
+const BUILD: Family = fam(
+    "build_info",
+    Gauge,
+    None,
+    "Build information; the value is always 1.",
+);
+const START: Family = process(
+    "process_start_time_seconds",
+    Gauge,
+    "seconds",
+    "Start time of the process since the Unix epoch.",
+);
+const RSS: Family = process(
+    "process_resident_memory_bytes",
+    Gauge,
+    "bytes",
+    "Resident memory size.",
+);
+const CPU: Family = process(
+    "process_cpu_seconds",
+    Counter,
+    "seconds",
+    "Total user and system CPU time spent.",
+);
+
+/// Writes the seed's six families.
+pub(super) fn seed(enc: &mut Encoder<'_>, s: &Snapshot) {
+    per_motif(enc, s, &EPISODES, "_total", |m| {
+        Value::Int(m.episodes_total)
+    });
+    per_motif(enc, s, &PEAK_LAST, "", |m| Value::Float(m.peak_last));
+    per_motif(enc, s, &TRUST_SUM_LAST, "", |m| {
+        Value::Float(m.trust_sum_last)
+    });
+    scalar(enc, &STAGED, "", Value::Int(s.reorder.staged));
+    scalar(enc, &FLUSHED, "_total", Value::Int(s.reorder.flushed_total));
+    scalar(
+        enc,
+        &DROPPED,
+        "_total",
+        Value::Int(s.reorder.dropped_out_of_window_total),
+    );
+}
+
+/// Writes every family after the seed's six.
+pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats) {
+    per_motif(enc, s, &OPEN, "", |m| Value::Int(m.open_episodes));
+    enc.family(&DURATION);
+    for m in &s.motifs {
+        enc.histogram(&[("motif", &m.name)], &m.duration);
+    }
+    enc.family(&PEAK);
+    for m in &s.motifs {
+        enc.histogram(&[("motif", &m.name)], &m.peak);
+    }
+    scalar(enc, &RECEIVED, "_total", Value::Int(s.received_total));
+    enc.family(&REJECTED);
+    for (reason, n) in &s.rejected {
+        enc.sample("_total", &[("reason", reason)], Value::Int(*n));
+    }
+    let r = &s.reorder;
+    scalar(enc, &WATERMARK, "", Value::Float(r.watermark_seconds));
+    scalar(enc, &NEWEST, "", Value::Float(r.newest_event_seconds));
+    enc.family(&LATENESS);
+    enc.histogram(&[], &r.lateness);
+    scalar(
+        enc,
+        &RECOVERABLE,
+        "_total",
+        Value::Int(r.dropped_recoverable_with_double_window_total),
+    );
+    enc.family(&LATENCY);
+    enc.histogram(&[], &s.ingest_to_flush_latency);
+    if let Some(depth) = s.ingest_channel_depth {
+        scalar(enc, &DEPTH, "", Value::Int(depth));
+    }
+    scalar(enc, &TRACKED, "", Value::Int(s.channels.tracked));
+    scalar(
+        enc,
+        &EVICTED,
+        "_total",
+        Value::Int(s.channels.evicted_total),
+    );
+    scalar(enc, &SCRAPES, "_total", Value::Int(x.scrapes_total));
+    enc.family(&RENDER);
+    enc.histogram(&[], &x.render_duration);
+    scalar(
+        enc,
+        &TEXTFILE_WRITES,
+        "_total",
+        Value::Int(x.textfile_writes_total),
+    );
+    scalar(
+        enc,
+        &TEXTFILE_ERRORS,
+        "_total",
+        Value::Int(x.textfile_write_errors_total),
+    );
+    enc.family(&BUILD);
+    let b = &s.build;
+    let labels = [
+        ("version", b.version.as_str()),
+        ("git_commit", &b.git_commit),
+        ("rustc", &b.rustc),
+    ];
+    enc.sample("", &labels, Value::Int(1));
+    if let Some(p) = &s.process {
+        scalar(enc, &START, "", Value::Float(p.start_time_seconds));
+        scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));
+        scalar(enc, &CPU, "_total", Value::Float(p.cpu_seconds_total));
+    }
+}
+
+fn per_motif(
+    enc: &mut Encoder<'_>,
+    s: &Snapshot,
+    family: &Family,
+    suffix: &str,
+    value: impl Fn(&crate::snapshot::MotifStats) -> Value,
+) {
+    enc.family(family);
+    for m in &s.motifs {
+        enc.sample(suffix, &[("motif", &m.name)], value(m));
+    }
+}
+
+fn scalar(enc: &mut Encoder<'_>, family: &Family, suffix: &str, value: Value) {
+    enc.family(family);
+    enc.sample(suffix, &[], value);
+}

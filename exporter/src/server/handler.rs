@@ -1,0 +1,129 @@
+//! Request routing and responses (runs on the `motifd-scrape-N` threads).
+
+use std::io::{Cursor, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+use super::negotiate::{accepts_gzip, format_for};
+use crate::liveness::Liveness;
+use crate::publish::SnapshotHandle;
+use crate::render::{render, RenderOptions};
+use crate::self_stats::{ExporterCounters, ExporterStats};
+
+const INDEX_HTML: &str = "<!DOCTYPE html>\n<html><head><title>motifd</title></head><body>\n<h1>motifd</h1>\n<ul>\n<li><a href=\"/metrics\">/metrics</a> (OpenMetrics or Prometheus text)</li>\n<li><a href=\"/healthz\">/healthz</a> (engine liveness)</li>\n</ul>\n</body></html>\n";
+
+/// State shared by the request-handling threads.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub snapshots: SnapshotHandle,
+    pub liveness: Liveness,
+    pub counters: Arc<ExporterCounters>,
+    pub render: RenderOptions,
+}
+
+/// Per-thread reusable buffers, so a scrape allocates only its response.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    body: Vec<u8>,
+    stats: ExporterStats,
+}
+
+type Body = Response<Cursor<Vec<u8>>>;
+
+/// Answers one request. I/O errors (the client went away) are ignored: the
+/// connection is gone either way and the server keeps serving.
+pub(crate) fn handle(shared: &Shared, scratch: &mut Scratch, request: Request) {
+    let path = request.url().split('?').next().unwrap_or("");
+    let is_read = matches!(request.method(), Method::Get | Method::Head);
+    let response = match (path, is_read) {
+        ("/metrics" | "/healthz" | "/", false) => method_not_allowed(),
+        ("/metrics", true) => metrics(shared, scratch, &request),
+        ("/healthz", true) => healthz(&shared.liveness),
+        ("/", true) => text(200, "text/html; charset=utf-8", INDEX_HTML),
+        _ => text(404, "text/plain; charset=utf-8", "not found\n"),
+    };
+    let _ = request.respond(response);
+}
+
+fn metrics(shared: &Shared, scratch: &mut Scratch, request: &Request) -> Body {
+    let format = format_for(header(request, "Accept"));
+    let gzip = accepts_gzip(header(request, "Accept-Encoding"));
+    let started = Instant::now();
+    let snapshot = shared.snapshots.load();
+    shared.counters.snapshot_into(&mut scratch.stats);
+    scratch.body.clear();
+    render(
+        &snapshot,
+        &scratch.stats,
+        &shared.render,
+        format,
+        &mut scratch.body,
+    );
+    shared.counters.record_scrape(started.elapsed());
+    let mut response = if gzip {
+        bytes_response(gzip_bytes(&scratch.body), format.content_type())
+            .with_header(hdr("Content-Encoding", "gzip"))
+    } else {
+        bytes_response(scratch.body.clone(), format.content_type())
+    };
+    // Caches must key on both negotiated headers.
+    response.add_header(hdr("Vary", "Accept, Accept-Encoding"));
+    response
+}
+
+fn healthz(liveness: &Liveness) -> Body {
+    if liveness.is_healthy() {
+        text(200, "text/plain; charset=utf-8", "ok\n")
+    } else {
+        text(
+            503,
+            "text/plain; charset=utf-8",
+            "engine not making progress\n",
+        )
+    }
+}
+
+fn method_not_allowed() -> Body {
+    text(405, "text/plain; charset=utf-8", "method not allowed\n")
+        .with_header(hdr("Allow", "GET, HEAD"))
+}
+
+fn text(status: u16, content_type: &str, body: &str) -> Body {
+    bytes_response(body.as_bytes().to_vec(), content_type).with_status_code(StatusCode(status))
+}
+
+/// Content-Type is always set explicitly: tiny_http's default
+/// (`text/plain; charset=UTF-8`) on an OpenMetrics body would make Prometheus
+/// parse it as classic text and drop every TYPE. Bodies are sent with a
+/// Content-Length (never chunked), which every scraper handles.
+fn bytes_response(body: Vec<u8>, content_type: &str) -> Body {
+    Response::from_data(body)
+        .with_header(hdr("Content-Type", content_type))
+        .with_chunked_threshold(usize::MAX)
+}
+
+fn gzip_bytes(body: &[u8]) -> Vec<u8> {
+    // Fast level: exposition text compresses ~10x even at level 1, and the
+    // scrape path should stay cheap.
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}
+
+fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+fn hdr(name: &str, value: &str) -> Header {
+    // Both strings are ASCII constants or our own content types.
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .unwrap_or_else(|()| unreachable!("ASCII header"))
+}

@@ -1,0 +1,177 @@
+//! The plain-data metrics snapshot the daemon fills from the engine's counters.
+//!
+//! Nothing here refers to the engine: the daemon copies numbers in, the
+//! renderer reads them out. Every field documents what the daemon must put
+//! there and which metric family it becomes (`<ns>` is the namespace, `dsfb`
+//! by default). Order matters only where stated: the renderer emits series in
+//! the order of the vectors, so the daemon keeps them in a stable order
+//! (e.g. sorted by name) for byte-identical output across scrapes.
+
+use crate::histogram::{
+    HistogramSnapshot, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS,
+    INGEST_TO_FLUSH_BOUNDS_SECONDS, LATENESS_BOUNDS_SECONDS,
+};
+
+/// Everything the engine side contributes to one exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// One entry per motif, in a stable order; motif names must be unique
+    /// (a repeated name would render duplicate series).
+    pub motifs: Vec<MotifStats>,
+    /// Samples parsed and accepted for ingest since start
+    /// (`<ns>_samples_received_total`).
+    pub received_total: u64,
+    /// Samples rejected since start, by reason
+    /// (`<ns>_samples_rejected_total{reason}`). The reasons are a closed set
+    /// fixed by the daemon (e.g. `malformed`, `missing_field`, `non_finite`,
+    /// `unknown_class`, `channel_cap`, `line_too_long`, `invalid_utf8`); list
+    /// every reason from the start, with 0, so the series exist before the
+    /// first rejection.
+    pub rejected: Vec<(String, u64)>,
+    /// Reorder-buffer state.
+    pub reorder: ReorderStats,
+    /// Channel (series key) tracking.
+    pub channels: ChannelStats,
+    /// Samples waiting in the ingest channel between the reader and the engine
+    /// thread (`<ns>_ingest_channel_depth`); `None` omits the family.
+    pub ingest_channel_depth: Option<u64>,
+    /// Wall-clock time from accepting a sample to the reorder buffer releasing
+    /// it (`<ns>_ingest_to_flush_latency_seconds`); fill with
+    /// [`crate::histogram::from_hdr`].
+    pub ingest_to_flush_latency: HistogramSnapshot,
+    /// `<ns>_build_info{version,git_commit,rustc} 1`.
+    pub build: BuildInfo,
+    /// Process metrics (`process_*`); `None` omits them (non-Linux).
+    /// Fill with [`crate::process::ProcessStats::read`].
+    pub process: Option<crate::process::ProcessStats>,
+}
+
+/// Per-motif episode statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotifStats {
+    /// The motif's name: the `motif` label value. From the motif catalogue
+    /// (a bounded set), never from input data.
+    pub name: String,
+    /// Episodes of this motif closed since start (`<ns>_episodes_total`).
+    pub episodes_total: u64,
+    /// Peak of the most recently closed episode (`<ns>_episode_peak_last`);
+    /// `f64::NAN` until the first episode closes.
+    pub peak_last: f64,
+    /// Trust sum of the most recently closed episode
+    /// (`<ns>_episode_trust_sum_last`); `f64::NAN` until the first episode
+    /// closes. Expected within [0.99, 1.01].
+    pub trust_sum_last: f64,
+    /// Episodes of this motif currently open (`<ns>_episodes_open`).
+    pub open_episodes: u64,
+    /// Event-time duration of closed episodes, seconds
+    /// (`<ns>_episode_duration_seconds`), over
+    /// [`EPISODE_DURATION_BOUNDS_SECONDS`].
+    pub duration: HistogramSnapshot,
+    /// Peak of closed episodes (`<ns>_episode_peak`), over
+    /// [`EPISODE_PEAK_BOUNDS`].
+    pub peak: HistogramSnapshot,
+}
+
+impl MotifStats {
+    /// A motif with no episodes yet: counters 0, last values NaN, empty
+    /// histograms over the documented bounds.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            episodes_total: 0,
+            peak_last: f64::NAN,
+            trust_sum_last: f64::NAN,
+            open_episodes: 0,
+            duration: HistogramSnapshot::empty(EPISODE_DURATION_BOUNDS_SECONDS),
+            peak: HistogramSnapshot::empty(EPISODE_PEAK_BOUNDS),
+        }
+    }
+}
+
+/// Reorder (event-time window) buffer statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReorderStats {
+    /// Samples currently held in the buffer (`<ns>_streaming_residuals_staged`).
+    pub staged: u64,
+    /// Samples released in event-time order since start
+    /// (`<ns>_streaming_residuals_flushed_total`).
+    pub flushed_total: u64,
+    /// Samples that arrived behind the flushed frontier and were dropped
+    /// (`<ns>_streaming_residuals_dropped_out_of_window_total`).
+    pub dropped_out_of_window_total: u64,
+    /// Of those drops, the ones a window twice as long would have admitted
+    /// (`<ns>_streaming_dropped_recoverable_with_double_window_total`).
+    pub dropped_recoverable_with_double_window_total: u64,
+    /// The flushed frontier: event time (seconds) up to which samples have
+    /// been released (`<ns>_streaming_watermark_seconds`); `f64::NAN` before
+    /// the first flush.
+    pub watermark_seconds: f64,
+    /// Newest event time (seconds) seen on any accepted sample
+    /// (`<ns>_streaming_newest_event_seconds`); `f64::NAN` before the first.
+    pub newest_event_seconds: f64,
+    /// How far behind the newest event time each sample arrived, seconds
+    /// (`<ns>_streaming_lateness_seconds`; in-order samples count as 0), over
+    /// [`LATENESS_BOUNDS_SECONDS`].
+    pub lateness: HistogramSnapshot,
+}
+
+impl Default for ReorderStats {
+    fn default() -> Self {
+        Self {
+            staged: 0,
+            flushed_total: 0,
+            dropped_out_of_window_total: 0,
+            dropped_recoverable_with_double_window_total: 0,
+            watermark_seconds: f64::NAN,
+            newest_event_seconds: f64::NAN,
+            lateness: HistogramSnapshot::empty(LATENESS_BOUNDS_SECONDS),
+        }
+    }
+}
+
+/// Channel (per-series state) tracking.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelStats {
+    /// Channels with live state (`<ns>_channels_tracked`).
+    pub tracked: u64,
+    /// Channels whose state was evicted (idle or over the cap) since start
+    /// (`<ns>_channels_evicted_total`).
+    pub evicted_total: u64,
+}
+
+/// Build identification (`<ns>_build_info`, a gauge with value 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// Crate version, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub version: String,
+    /// Git commit the binary was built from (`unknown` if not known).
+    pub git_commit: String,
+    /// rustc version the binary was built with (`unknown` if not known).
+    pub rustc: String,
+}
+
+impl Default for BuildInfo {
+    fn default() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit: "unknown".to_owned(),
+            rustc: "unknown".to_owned(),
+        }
+    }
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self {
+            motifs: Vec::new(),
+            received_total: 0,
+            rejected: Vec::new(),
+            reorder: ReorderStats::default(),
+            channels: ChannelStats::default(),
+            ingest_channel_depth: None,
+            ingest_to_flush_latency: HistogramSnapshot::empty(INGEST_TO_FLUSH_BOUNDS_SECONDS),
+            build: BuildInfo::default(),
+            process: None,
+        }
+    }
+}
