@@ -59,7 +59,8 @@ pub struct TextfileConfig {
     pub path: PathBuf,
     /// Time between writes. Default 15 s.
     pub interval: Duration,
-    /// Rendering options (namespace).
+    /// Rendering options (namespace). `process_metrics` is off by default
+    /// here: node_exporter exposes its own `process_*` series.
     pub render: RenderOptions,
 }
 
@@ -69,7 +70,10 @@ impl TextfileConfig {
         Self {
             path: path.into(),
             interval: Duration::from_secs(15),
-            render: RenderOptions::default(),
+            render: RenderOptions {
+                process_metrics: false,
+                ..RenderOptions::default()
+            },
         }
     }
 }

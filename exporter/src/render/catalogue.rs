@@ -208,7 +208,7 @@ pub(super) fn seed(enc: &mut Encoder<'_>, s: &Snapshot) {
 }
 
 /// Writes every family after the seed's six.
-pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats) {
+pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_process: bool) {
     per_motif(enc, s, &OPEN, "", |m| Value::Int(m.open_episodes));
     enc.family(&DURATION);
     for m in &s.motifs {
@@ -269,7 +269,7 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats) {
         ("rustc", &b.rustc),
     ];
     enc.sample("", &labels, Value::Int(1));
-    if let Some(p) = &s.process {
+    if let Some(p) = s.process.as_ref().filter(|_| with_process) {
         scalar(enc, &START, "", Value::Float(p.start_time_seconds));
         scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));
         scalar(enc, &CPU, "_total", Value::Float(p.cpu_seconds_total));

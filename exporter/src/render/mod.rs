@@ -105,12 +105,27 @@ pub enum Families {
 }
 
 /// Rendering options that do not change between scrapes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Metric-name prefix.
     pub namespace: Namespace,
     /// Family selection.
     pub families: Families,
+    /// Whether to render the `process_*` families (when the snapshot has
+    /// them). Default true; the textfile writer turns it off because
+    /// node_exporter exposes its own `process_*` series and a second copy
+    /// would be a duplicate it drops with an error.
+    pub process_metrics: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            namespace: Namespace::default(),
+            families: Families::default(),
+            process_metrics: true,
+        }
+    }
 }
 
 /// Appends the exposition of `snapshot` and the exporter's own `stats` in
@@ -125,7 +140,7 @@ pub fn render(
     let mut enc = encoder::Encoder::new(out, format, options.namespace.as_str());
     catalogue::seed(&mut enc, snapshot);
     if options.families == Families::All {
-        catalogue::rest(&mut enc, snapshot, stats);
+        catalogue::rest(&mut enc, snapshot, stats, options.process_metrics);
     }
     enc.finish();
 }

@@ -9,8 +9,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use motifd_exporter::histogram::{
-    FixedHistogram, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS, LATENESS_BOUNDS_SECONDS,
-    INGEST_TO_FLUSH_BOUNDS_SECONDS, RENDER_DURATION_BOUNDS_SECONDS,
+    FixedHistogram, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS,
+    INGEST_TO_FLUSH_BOUNDS_SECONDS, LATENESS_BOUNDS_SECONDS, RENDER_DURATION_BOUNDS_SECONDS,
 };
 use motifd_exporter::{BuildInfo, ExporterStats, MotifStats, ProcessStats, Snapshot};
 
@@ -34,7 +34,10 @@ pub const REASONS: [&str; 7] = [
     "invalid_utf8",
 ];
 
-fn hist(bounds: &'static [f64], values: impl IntoIterator<Item = f64>) -> motifd_exporter::HistogramSnapshot {
+fn hist(
+    bounds: &'static [f64],
+    values: impl IntoIterator<Item = f64>,
+) -> motifd_exporter::HistogramSnapshot {
     let mut h = FixedHistogram::new(bounds);
     for v in values {
         h.observe(v);
@@ -54,15 +57,25 @@ pub fn busy_snapshot() -> Snapshot {
             m.peak_last = 2.5 + k * 1.25;
             m.trust_sum_last = 1.0 - k * 0.0025;
             m.open_episodes = i as u64 % 3;
-            m.duration = hist(EPISODE_DURATION_BOUNDS_SECONDS, (0..m.episodes_total).map(|j| 0.03 * (j as f64 + k)));
-            m.peak = hist(EPISODE_PEAK_BOUNDS, (0..m.episodes_total).map(|j| 0.75 + j as f64 * 1.5));
+            m.duration = hist(
+                EPISODE_DURATION_BOUNDS_SECONDS,
+                (0..m.episodes_total).map(|j| 0.03 * (j as f64 + k)),
+            );
+            m.peak = hist(
+                EPISODE_PEAK_BOUNDS,
+                (0..m.episodes_total).map(|j| 0.75 + j as f64 * 1.5),
+            );
             m
         })
         .collect();
     let mut s = Snapshot {
         motifs,
         received_total: 1_234_567,
-        rejected: REASONS.iter().enumerate().map(|(i, r)| (r.to_string(), (i as u64) * 3)).collect(),
+        rejected: REASONS
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.to_string(), (i as u64) * 3))
+            .collect(),
         ingest_channel_depth: Some(17),
         build: BuildInfo {
             version: "0.1.0".into(),
@@ -83,7 +96,10 @@ pub fn busy_snapshot() -> Snapshot {
     s.reorder.watermark_seconds = 1_700_000_100.5;
     s.reorder.newest_event_seconds = 1_700_000_101.75;
     s.reorder.lateness = hist(LATENESS_BOUNDS_SECONDS, (0..50).map(|j| j as f64 * 0.02));
-    s.ingest_to_flush_latency = hist(INGEST_TO_FLUSH_BOUNDS_SECONDS, (0..40).map(|j| 1e-5 * (j * j) as f64));
+    s.ingest_to_flush_latency = hist(
+        INGEST_TO_FLUSH_BOUNDS_SECONDS,
+        (0..40).map(|j| 1e-5 * (j * j) as f64),
+    );
     s.channels.tracked = 96;
     s.channels.evicted_total = 4;
     s
@@ -105,7 +121,13 @@ pub fn fresh_snapshot() -> Snapshot {
 
 /// Label values and floats that need escaping or special spelling.
 pub fn tricky_snapshot() -> Snapshot {
-    let names = ["quote\"d", "back\\slash", "new\nline", "ünïcødé ✓", "all\\\"\n"];
+    let names = [
+        "quote\"d",
+        "back\\slash",
+        "new\nline",
+        "ünïcødé ✓",
+        "all\\\"\n",
+    ];
     let mut s = fresh_snapshot();
     s.motifs = names
         .iter()
@@ -146,7 +168,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("UTF-8 body")
@@ -161,9 +186,13 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Self { reader: BufReader::new(stream) }
+        Self {
+            reader: BufReader::new(stream),
+        }
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -171,7 +200,12 @@ impl HttpClient {
     }
 
     /// Sends one request and reads the answer; the body is not read for HEAD.
-    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<HttpResponse> {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<HttpResponse> {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
@@ -188,7 +222,10 @@ impl HttpClient {
     fn read_response(&mut self, head: bool) -> std::io::Result<HttpResponse> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         let status: u16 = line
             .split(' ')
@@ -203,15 +240,21 @@ impl HttpClient {
             if l.is_empty() {
                 break;
             }
-            let (k, v) = l.split_once(':').ok_or_else(|| std::io::Error::other("bad header"))?;
+            let (k, v) = l
+                .split_once(':')
+                .ok_or_else(|| std::io::Error::other("bad header"))?;
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
-        let chunked = headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
+        let chunked = headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+        });
         if chunked && !head {
             let body = self.read_chunked()?;
-            return Ok(HttpResponse { status, headers, body });
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            });
         }
         let len: usize = headers
             .iter()
@@ -220,7 +263,11 @@ impl HttpClient {
             .unwrap_or(0);
         let mut body = vec![0; if head { 0 } else { len }];
         self.reader.read_exact(&mut body)?;
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     fn read_chunked(&mut self) -> std::io::Result<Vec<u8>> {
@@ -250,7 +297,9 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     pub fn spawn(name: &'static str, cmd: &mut Command) -> Self {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         Self { child, name }
     }
 }
@@ -289,7 +338,11 @@ impl Drop for TempDir {
 /// A port that was free a moment ago (for programs that cannot bind port 0
 /// and report it).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout`.
@@ -299,7 +352,10 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -309,7 +365,9 @@ pub fn fetch(addr: SocketAddr, path: &str) -> Option<String> {
     let mut c = HttpClient {
         reader: BufReader::new(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?),
     };
-    c.stream().set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    c.stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
     let r = c.request("GET", path, &[("Connection", "close")]).ok()?;
     (r.status == 200).then(|| r.text())
 }
@@ -317,6 +375,96 @@ pub fn fetch(addr: SocketAddr, path: &str) -> Option<String> {
 /// Path of an external program, or a panic naming the package to install.
 pub fn require_program(name: &str, package: &str) -> PathBuf {
     std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file()))
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|c| c.is_file())
+        })
         .unwrap_or_else(|| panic!("{name} not found on PATH: install {package}"))
+}
+
+/// One sample as the python parser returned it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedSample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// Prints every sample as `name \t k=hex(v),... \t repr(value)`; hex keeps
+/// label values free of any escaping between the two languages.
+const PY_DUMP: &str = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+text = sys.stdin.buffer.read().decode("utf-8")
+try:
+    families = list(text_string_to_metric_families(text))
+except Exception as e:
+    print("PARSE-ERROR", repr(e))
+    sys.exit(1)
+for f in families:
+    for s in f.samples:
+        labels = ",".join("%s=%s" % (k, v.encode("utf-8").hex()) for k, v in sorted(s.labels.items()))
+        print("%s\t%s\t%r" % (s.name, labels, float(s.value)))
+"#;
+
+/// Runs the strict OpenMetrics parser of python's `prometheus_client` on
+/// `text`; returns its samples or its error.
+pub fn python_om_parse(text: &[u8]) -> Result<Vec<ParsedSample>, String> {
+    use std::process::Stdio;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(&python)
+        .args(["-c", PY_DUMP])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python}: {e} (needs python3 with prometheus_client)")
+        });
+    child.stdin.take().unwrap().write_all(text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("ModuleNotFoundError"),
+            "python lacks prometheus_client: {stderr}"
+        );
+        return Err(format!("{stdout}{stderr}"));
+    }
+    Ok(stdout
+        .lines()
+        .map(|line| {
+            let mut parts = line.split('\t');
+            let name = parts.next().unwrap().to_string();
+            let labels = parts
+                .next()
+                .unwrap()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|kv| {
+                    let (k, hex) = kv.split_once('=').unwrap();
+                    let bytes: Vec<u8> = (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                        .collect();
+                    (k.to_string(), String::from_utf8(bytes).unwrap())
+                })
+                .collect();
+            let value = parts.next().unwrap().parse().unwrap();
+            ParsedSample {
+                name,
+                labels,
+                value,
+            }
+        })
+        .collect())
+}
+
+/// Number of sample lines (not comments) in an exposition.
+pub fn sample_lines(text: &[u8]) -> usize {
+    text.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+        .count()
 }
