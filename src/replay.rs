@@ -1,0 +1,394 @@
+//! `motifd replay`: files → parser thread → engine (this thread) → episodes.
+//!
+//! The parser runs on its own thread and hands batches over the same
+//! `crossbeam-channel` hand-over the daemon uses, so parsing and the engine
+//! overlap on two cores. Inputs are read in order as one stream, which keeps the
+//! output deterministic: same input, same bytes.
+
+use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
+use crate::error::Failure;
+use crate::lines::{for_each_line, Line, Next};
+use crate::summary::Summary;
+use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
+use motifd_engine::ingest::{self, BatchWriter, DEFAULT_BATCH};
+use motifd_engine::parse::is_csv_header;
+use motifd_engine::{
+    ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline, RecordParser, RejectReason,
+};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+/// Batches in flight between the parser and the engine.
+const CHANNEL_BATCHES: usize = 8;
+
+/// Runs the replay; the exit code says how it went (0 ok, 1 check mismatch).
+pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
+    validate(&args)?;
+    let grammar = Arc::new(load_grammar(args.grammar.as_deref())?);
+    let inputs = open_inputs(&args)?;
+    let names = ChannelNames::default();
+    let started = Instant::now();
+
+    let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
+    let producer = {
+        let grammar = Arc::clone(&grammar);
+        let names = names.clone();
+        let opts = ProducerOptions {
+            max_line: args.max_line,
+            strict: args.strict,
+            show_rejects: args.show_rejects,
+        };
+        thread::Builder::new()
+            .name("motifd-parse".into())
+            .spawn(move || {
+                produce(
+                    inputs,
+                    grammar,
+                    &names,
+                    &opts,
+                    BatchWriter::new(tx, DEFAULT_BATCH),
+                )
+            })
+            .map_err(|e| Failure::new(format!("cannot start the parser thread: {e}")))?
+    };
+
+    let limits = EngineLimits {
+        channel_ttl: args.channel_ttl,
+        max_channels: args.max_channels,
+    };
+    let mut pipeline = Pipeline::new(Arc::clone(&grammar), args.window, limits);
+    let mut out = EpisodeWriter::new(args.output_format, args.check.is_none());
+    let mut episodes_per_motif = vec![0u64; grammar.motifs().len()];
+    for batch in rx {
+        pipeline.add_rejections(&batch.rejected);
+        let names = names.lock();
+        let mut sink = |e: &Episode| {
+            episodes_per_motif[e.motif as usize] += 1;
+            out.write(e, &grammar, &names);
+        };
+        for s in batch.samples {
+            pipeline.push(s, &mut sink);
+        }
+        drop(names);
+        out.flush_if_large()?;
+    }
+    let produced = producer
+        .join()
+        .map_err(|_| Failure::new("the parser thread panicked"))??;
+    {
+        let names = names.lock();
+        pipeline.finish(&mut |e: &Episode| {
+            episodes_per_motif[e.motif as usize] += 1;
+            out.write(e, &grammar, &names);
+        });
+    }
+    let output = out.finish()?;
+    let elapsed = started.elapsed();
+
+    if !args.quiet {
+        let summary = Summary {
+            files: produced.files,
+            counters: pipeline.counters(),
+            engine: pipeline.engine().counters(),
+            window: args.window,
+            grammar: &grammar,
+            episodes_per_motif: &episodes_per_motif,
+            elapsed,
+        };
+        eprint!("{summary}");
+    }
+    match args.check {
+        None => Ok(ExitCode::SUCCESS),
+        Some(golden) => {
+            let expected = std::fs::read(&golden)
+                .map_err(|e| Failure::new(format!("{}: {e}", golden.display())))?;
+            match first_difference(&expected, &output) {
+                None => {
+                    if !args.quiet {
+                        eprintln!(
+                            "check: {} matches ({} lines)",
+                            golden.display(),
+                            output.iter().filter(|&&b| b == b'\n').count()
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(diff) => {
+                    eprintln!("check: {} differs at {diff}", golden.display());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+fn validate(args: &ReplayArgs) -> Result<(), Failure> {
+    if !(args.window >= 0.0 && args.window.is_finite()) {
+        return Err(Failure::new(format!(
+            "--window must be a finite number of seconds >= 0, got {}",
+            args.window
+        )));
+    }
+    if let Some(ttl) = args.channel_ttl {
+        if !(ttl > 0.0 && ttl.is_finite()) {
+            return Err(Failure::new(format!(
+                "--channel-ttl must be a finite number of seconds > 0, got {ttl}"
+            )));
+        }
+    }
+    if args.max_line == 0 {
+        return Err(Failure::new("--max-line must be at least 1"));
+    }
+    if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
+        return Err(Failure::new("stdin (-) can be given only once"));
+    }
+    Ok(())
+}
+
+/// Reads and validates a grammar file (or returns the default grammar).
+pub fn load_grammar(path: Option<&std::path::Path>) -> Result<Grammar, Failure> {
+    let Some(path) = path else {
+        return Ok(Grammar::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    Grammar::from_toml(&text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+}
+
+struct Input {
+    name: String,
+    format: Format,
+    reader: Box<dyn Read + Send>,
+}
+
+fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
+    args.inputs
+        .iter()
+        .map(|name| {
+            let format = match args.input_format {
+                Some(InputFormat::Csv) => Format::Csv,
+                Some(InputFormat::Jsonl) => Format::Jsonl,
+                None if name == "-" => Format::Csv,
+                None => Format::from_path(name),
+            };
+            let reader: Box<dyn Read + Send> = if name == "-" {
+                Box::new(io::stdin())
+            } else {
+                Box::new(File::open(name).map_err(|e| Failure::new(format!("{name}: {e}")))?)
+            };
+            let name = if name == "-" {
+                "<stdin>".into()
+            } else {
+                name.clone()
+            };
+            Ok(Input {
+                name,
+                format,
+                reader,
+            })
+        })
+        .collect()
+}
+
+struct ProducerOptions {
+    max_line: usize,
+    strict: bool,
+    show_rejects: u64,
+}
+
+struct Produced {
+    files: usize,
+}
+
+fn produce(
+    inputs: Vec<Input>,
+    grammar: Arc<Grammar>,
+    names: &ChannelNames,
+    opts: &ProducerOptions,
+    mut writer: BatchWriter,
+) -> Result<Produced, Failure> {
+    let mut parser = RecordParser::new(grammar, names);
+    let mut shown = 0u64;
+    let files = inputs.len();
+    for input in inputs {
+        let mut failure: Option<Failure> = None;
+        let mut header_pending = input.format == Format::Csv;
+        let name = input.name;
+        let mut report = |line_no: u64, reason: RejectReason, text: &[u8]| {
+            if shown < opts.show_rejects {
+                shown += 1;
+                eprintln!("{name}:{line_no}: rejected ({reason}): {}", preview(text));
+            }
+        };
+        for_each_line(input.reader, opts.max_line, |line_no, line| {
+            let outcome = match line {
+                Line::TooLong => Err((RejectReason::LineTooLong, &b""[..])),
+                Line::Text(text) => {
+                    if text.iter().all(|b| b.is_ascii_whitespace()) {
+                        return Next::Continue;
+                    }
+                    if header_pending {
+                        header_pending = false;
+                        if is_csv_header(text) {
+                            return Next::Continue;
+                        }
+                        failure = Some(Failure::new(format!(
+                            "{name}:{line_no}: a CSV input must start with the header `{}` \
+                             (use --input-format jsonl for JSON lines)",
+                            motifd_engine::parse::CSV_HEADER
+                        )));
+                        return Next::Stop;
+                    }
+                    parser.parse(input.format, text).map_err(|r| (r, text))
+                }
+            };
+            match outcome {
+                Ok(sample) => {
+                    if writer.push(sample).is_err() {
+                        return Next::Stop;
+                    }
+                }
+                Err((reason, text)) => {
+                    writer.reject(reason);
+                    if opts.strict {
+                        failure = Some(Failure::new(format!(
+                            "{name}:{line_no}: rejected ({reason}) in --strict mode: {}",
+                            preview(text)
+                        )));
+                        return Next::Stop;
+                    }
+                    report(line_no, reason, text);
+                }
+            }
+            Next::Continue
+        })
+        .map_err(|e| Failure::new(format!("{name}: {e}")))?;
+        if let Some(f) = failure {
+            return Err(f);
+        }
+    }
+    writer
+        .flush()
+        .map_err(|_| Failure::new("the engine stopped before the input ended"))?;
+    Ok(Produced { files })
+}
+
+/// A printable excerpt of a rejected line.
+fn preview(text: &[u8]) -> String {
+    const MAX: usize = 120;
+    let s = String::from_utf8_lossy(&text[..text.len().min(MAX)]);
+    let mut s: String = s
+        .chars()
+        .map(|c| if c.is_control() { '·' } else { c })
+        .collect();
+    if text.len() > MAX {
+        s.push('…');
+    }
+    s
+}
+
+/// Formats episodes into a buffer, streamed to stdout or kept for `--check`.
+struct EpisodeWriter {
+    format: OutputFormat,
+    buf: Vec<u8>,
+    stream: Option<io::Stdout>,
+}
+
+impl EpisodeWriter {
+    fn new(format: OutputFormat, to_stdout: bool) -> Self {
+        let mut buf = Vec::with_capacity(1 << 16);
+        if format == OutputFormat::Csv {
+            buf.extend_from_slice(EPISODE_CSV_HEADER.as_bytes());
+            buf.push(b'\n');
+        }
+        Self {
+            format,
+            buf,
+            stream: to_stdout.then(io::stdout),
+        }
+    }
+
+    fn write(&mut self, e: &Episode, grammar: &Grammar, names: &motifd_engine::intern::Interner) {
+        match self.format {
+            OutputFormat::Jsonl => e.write_json(grammar, names, &mut self.buf),
+            OutputFormat::Csv => e.write_csv(grammar, names, &mut self.buf),
+        }
+    }
+
+    fn flush_if_large(&mut self) -> Result<(), Failure> {
+        if self.buf.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        if let Some(out) = &self.stream {
+            let mut out = out.lock();
+            match out.write_all(&self.buf).and_then(|()| out.flush()) {
+                Ok(()) => self.buf.clear(),
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.buf.clear(),
+                Err(e) => return Err(Failure::new(format!("writing episodes: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and returns what was kept (everything when not streaming).
+    fn finish(mut self) -> Result<Vec<u8>, Failure> {
+        self.flush()?;
+        Ok(self.buf)
+    }
+}
+
+/// Describes the first line where `actual` departs from `expected`.
+fn first_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
+    let mut e = expected.split_inclusive(|&b| b == b'\n');
+    let mut a = actual.split_inclusive(|&b| b == b'\n');
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (e.next(), a.next()) {
+            (None, None) => return None,
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                let show = |l: Option<&[u8]>| {
+                    l.map_or("<end of output>".to_string(), |l| {
+                        String::from_utf8_lossy(l).trim_end().to_string()
+                    })
+                };
+                return Some(format!(
+                    "line {n}:\n  expected: {}\n  actual:   {}",
+                    show(x),
+                    show(y)
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_names_the_line() {
+        assert_eq!(first_difference(b"a\nb\n", b"a\nb\n"), None);
+        let d = first_difference(b"a\nb\n", b"a\nc\n").unwrap();
+        assert!(
+            d.starts_with("line 2:\n  expected: b\n  actual:   c"),
+            "{d}"
+        );
+        let d = first_difference(b"a\n", b"a\nb\n").unwrap();
+        assert!(d.contains("expected: <end of output>"), "{d}");
+        assert!(
+            first_difference(b"a\n", b"a").is_some(),
+            "a missing newline differs"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The replay summary printed on stderr.
+
+use motifd_engine::motif::EngineCounters;
+use motifd_engine::{Grammar, IngestCounters};
+use std::fmt;
+use std::time::Duration;
+
+/// Everything the summary reports.
+pub struct Summary<'a> {
+    /// Input files read.
+    pub files: usize,
+    /// Ingest counters at the end.
+    pub counters: IngestCounters,
+    /// Engine counters at the end.
+    pub engine: EngineCounters,
+    /// Reorder window, seconds.
+    pub window: f64,
+    /// The grammar (for motif names).
+    pub grammar: &'a Grammar,
+    /// Episodes per motif, grammar order.
+    pub episodes_per_motif: &'a [u64],
+    /// Wall-clock time of the whole replay.
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counters;
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            c.received as f64 / secs
+        } else {
+            0.0
+        };
+        writeln!(
+            f,
+            "replay: {} records from {} file{} in {:.3} s ({:.2} M records/s)",
+            c.received,
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            secs,
+            rate / 1e6
+        )?;
+        let reasons: Vec<String> = c
+            .rejected
+            .iter()
+            .filter(|&(_, n)| n > 0)
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        if reasons.is_empty() {
+            writeln!(f, "  rejected: 0")?;
+        } else {
+            writeln!(
+                f,
+                "  rejected: {} ({})",
+                c.rejected.total(),
+                reasons.join(", ")
+            )?;
+        }
+        writeln!(
+            f,
+            "  reorder:  flushed {}, dropped out of window {}, staged {} (window {} s)",
+            c.flushed, c.dropped_out_of_window, c.staged, self.window
+        )?;
+        if self.engine.refused_channel_cap > 0 || self.engine.channels_evicted > 0 {
+            writeln!(
+                f,
+                "  channels: evicted {}, refused at the channel cap {}",
+                self.engine.channels_evicted, self.engine.refused_channel_cap
+            )?;
+        }
+        let total: u64 = self.episodes_per_motif.iter().sum();
+        let per: Vec<String> = self
+            .grammar
+            .motifs()
+            .iter()
+            .zip(self.episodes_per_motif)
+            .map(|(m, n)| format!("{} {n}", m.name))
+            .collect();
+        writeln!(f, "  episodes: {total} ({})", per.join(", "))
+    }
+}
