@@ -102,11 +102,27 @@ impl fmt::Display for GrammarError {
 impl std::error::Error for GrammarError {}
 
 const DEFAULTS: [(&str, &str, MotifParams); 5] = [
-    ("plan_regression_onset", "plan_regression", p(0.9, 0.05, 0.20, 0.50, 5.0)),
-    ("cardinality_mismatch_regime", "cardinality", p(0.9, 0.05, 0.5, 1.0, 2.0)),
-    ("contention_ramp", "contention", p(0.85, 0.01, 0.05, 0.5, 1.0)),
+    (
+        "plan_regression_onset",
+        "plan_regression",
+        p(0.9, 0.05, 0.20, 0.50, 5.0),
+    ),
+    (
+        "cardinality_mismatch_regime",
+        "cardinality",
+        p(0.9, 0.05, 0.5, 1.0, 2.0),
+    ),
+    (
+        "contention_ramp",
+        "contention",
+        p(0.85, 0.01, 0.05, 0.5, 1.0),
+    ),
     ("cache_collapse", "cache_io", p(0.9, 0.02, 0.10, 0.30, 5.0)),
-    ("workload_phase_transition", "workload_phase", p(0.9, 0.02, 0.15, 0.35, 30.0)),
+    (
+        "workload_phase_transition",
+        "workload_phase",
+        p(0.9, 0.02, 0.15, 0.35, 30.0),
+    ),
 ];
 
 const fn p(rho: f64, sigma0: f64, drift: f64, slew: f64, dwell: f64) -> MotifParams {
@@ -281,7 +297,11 @@ fn validate(index: usize, m: &MotifSpec) -> Result<(), GrammarError> {
         return invalid(name(), "rho", format!("must be in (0,1), got {}", p.rho));
     }
     if !(p.sigma0 > 0.0 && p.sigma0.is_finite()) {
-        return invalid(name(), "sigma0", format!("must be > 0 and finite, got {}", p.sigma0));
+        return invalid(
+            name(),
+            "sigma0",
+            format!("must be > 0 and finite, got {}", p.sigma0),
+        );
     }
     let non_negative = [
         ("drift_threshold", p.drift_threshold),
@@ -356,11 +376,17 @@ min_dwell_seconds = 5
             "grammar: motif \"slow\": min_dwell_seconds must be >= 0 and finite, got -1"
         );
         assert!(err(&ONE.replace("sigma0 = 0.05", "sigma0 = 0")).contains("sigma0 must be > 0"));
-        assert_eq!(err(&format!("{ONE}{ONE}")), "grammar: duplicate motif \"slow\"");
+        assert_eq!(
+            err(&format!("{ONE}{ONE}")),
+            "grammar: duplicate motif \"slow\""
+        );
         assert!(err(&format!("{ONE}colour = 1\n")).contains("unknown field `colour`"));
         assert!(err("extend_default = true").contains("unknown field `extend_default`"));
         assert!(err(&ONE.replace("rho = 0.9\n", "")).contains("missing field `rho`"));
-        assert_eq!(err(""), "grammar: no motif defined (add at least one [[motif]])");
+        assert_eq!(
+            err(""),
+            "grammar: no motif defined (add at least one [[motif]])"
+        );
         assert!(err(&ONE.replace("\"slow\"", "\"has space\"")).contains("motif \"#1\": name"));
     }
 }

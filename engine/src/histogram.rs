@@ -38,7 +38,11 @@ impl FixedHistogram {
     /// Records one observation. NaN counts in `+Inf` and is left out of the sum.
     #[inline]
     pub fn observe(&mut self, v: f64) {
-        let i = self.bounds.iter().position(|&b| v <= b).unwrap_or(self.bounds.len());
+        let i = self
+            .bounds
+            .iter()
+            .position(|&b| v <= b)
+            .unwrap_or(self.bounds.len());
         self.counts[i] += 1;
         self.count += 1;
         if !v.is_nan() {

@@ -31,7 +31,10 @@ impl Format {
     /// JSON lines, anything else CSV.
     pub fn from_path(path: &str) -> Format {
         let lower = path.to_ascii_lowercase();
-        if [".jsonl", ".json", ".ndjson"].iter().any(|e| lower.ends_with(e)) {
+        if [".jsonl", ".json", ".ndjson"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
             Format::Jsonl
         } else {
             Format::Csv
@@ -100,7 +103,12 @@ impl RecordParser {
             let [t, class, channel, value] = fields.as_slice() else {
                 return Err(too_few_or_many(fields.len()));
             };
-            return self.build(t.as_bytes(), class.as_bytes(), channel.as_bytes(), value.as_bytes());
+            return self.build(
+                t.as_bytes(),
+                class.as_bytes(),
+                channel.as_bytes(),
+                value.as_bytes(),
+            );
         }
         let mut rest = line;
         let mut fields: [&[u8]; 4] = [&[]; 4];
@@ -136,7 +144,12 @@ impl RecordParser {
         if class.is_empty() {
             return Err(RejectReason::MissingField);
         }
-        self.finish(t, class.as_bytes(), rec.channel.as_deref().unwrap_or(""), value)
+        self.finish(
+            t,
+            class.as_bytes(),
+            rec.channel.as_deref().unwrap_or(""),
+            value,
+        )
     }
 
     #[inline]
@@ -250,8 +263,8 @@ fn split_quoted(line: &[u8]) -> Result<Vec<String>, RejectReason> {
                 i += 1;
             }
         }
-        let text = String::from_utf8(std::mem::take(&mut field))
-            .map_err(|_| RejectReason::InvalidUtf8)?;
+        let text =
+            String::from_utf8(std::mem::take(&mut field)).map_err(|_| RejectReason::InvalidUtf8)?;
         fields.push(text);
         if i >= line.len() {
             return Ok(fields);
@@ -268,7 +281,10 @@ mod tests {
 
     fn parser() -> (RecordParser, ChannelNames) {
         let names = ChannelNames::default();
-        (RecordParser::new(Arc::new(Grammar::default()), &names), names)
+        (
+            RecordParser::new(Arc::new(Grammar::default()), &names),
+            names,
+        )
     }
 
     #[test]
@@ -280,7 +296,10 @@ mod tests {
         assert_eq!(p.csv(b" 1 , contention , , 2 ").unwrap().channel, ANONYMOUS);
         let q = p.csv(br#"1,cache_io,"a,""b""",3"#).unwrap();
         assert_eq!(names.lock().name(q.channel), "a,\"b\"");
-        assert_eq!(p.csv(b"-0,cache_io,x,1").unwrap().t.to_bits(), 0.0f64.to_bits());
+        assert_eq!(
+            p.csv(b"-0,cache_io,x,1").unwrap().t.to_bits(),
+            0.0f64.to_bits()
+        );
     }
 
     #[test]
@@ -306,7 +325,12 @@ mod tests {
             (br#"1,cardinality,a"b,1"#, Malformed),
         ];
         for &(line, reason) in cases {
-            assert_eq!(p.csv(line), Err(reason), "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(
+                p.csv(line),
+                Err(reason),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -332,7 +356,12 @@ mod tests {
             (b"", Malformed),
         ];
         for &(line, reason) in cases {
-            assert_eq!(p.json(line), Err(reason), "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(
+                p.json(line),
+                Err(reason),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 

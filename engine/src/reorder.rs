@@ -219,7 +219,11 @@ impl ReorderBuffer {
     pub fn push(&mut self, s: Sample, mut release: impl FnMut(&Sample)) -> bool {
         debug_assert!(s.is_valid());
         let t = s.t + 0.0;
-        let lateness = if t < self.newest { self.newest - t } else { 0.0 };
+        let lateness = if t < self.newest {
+            self.newest - t
+        } else {
+            0.0
+        };
         self.counters.lateness.observe(lateness);
         if t < self.frontier {
             self.counters.dropped_out_of_window += 1;
@@ -314,7 +318,17 @@ mod tests {
 
     #[test]
     fn keys_preserve_order_and_round_trip() {
-        let ts = [f64::MIN, -1e9, -1.5, -1e-300, 0.0, 1e-300, 2.5, 1.7e9, f64::MAX];
+        let ts = [
+            f64::MIN,
+            -1e9,
+            -1.5,
+            -1e-300,
+            0.0,
+            1e-300,
+            2.5,
+            1.7e9,
+            f64::MAX,
+        ];
         for w in ts.windows(2) {
             assert!(key_of(w[0]) < key_of(w[1]));
         }
@@ -356,7 +370,10 @@ mod tests {
         }
         assert_eq!(rb.frontier(), 3.0);
         assert!(!rb.push(s(2.5, 0.0), |x| out.push(x.t)));
-        assert!(rb.push(s(3.0, 0.0), |x| out.push(x.t)), "a tie with the frontier is fine");
+        assert!(
+            rb.push(s(3.0, 0.0), |x| out.push(x.t)),
+            "a tie with the frontier is fine"
+        );
         rb.flush_all(|x| out.push(x.t));
         assert_eq!(out, [1.0, 2.0, 3.0, 3.0, 4.0]);
         let c = rb.counters();
@@ -368,7 +385,14 @@ mod tests {
     fn equal_times_release_in_arrival_order() {
         let mut rb = ReorderBuffer::new(10.0);
         let mut out = Vec::new();
-        let arrivals = [(5.0, 0.0), (3.0, 1.0), (5.0, 2.0), (3.0, 3.0), (4.0, 4.0), (5.0, 5.0)];
+        let arrivals = [
+            (5.0, 0.0),
+            (3.0, 1.0),
+            (5.0, 2.0),
+            (3.0, 3.0),
+            (4.0, 4.0),
+            (5.0, 5.0),
+        ];
         for (t, v) in arrivals {
             rb.push(s(t, v), |x| out.push(x.value));
         }
