@@ -276,16 +276,20 @@ struct Coverage {
     reordered: u64,
 }
 
+/// Grammar, first time, (step, class, channel, value) inputs, reorder window,
+/// TTL, channel cap, whether to run idle evictions.
+type EngineCase = (
+    Arc<Grammar>,
+    f64,
+    Vec<(f64, u16, u32, f64)>,
+    f64,
+    Option<f64>,
+    usize,
+    bool,
+);
+
 fn engine_case(
-    (grammar, t0, input, window, ttl, cap, idle_evictions): (
-        Arc<Grammar>,
-        f64,
-        Vec<(f64, u16, u32, f64)>,
-        f64,
-        Option<f64>,
-        usize,
-        bool,
-    ),
+    (grammar, t0, input, window, ttl, cap, idle_evictions): EngineCase,
     coverage: &mut Coverage,
 ) -> Result<(), TestCaseError> {
     let limits = EngineLimits {
@@ -444,16 +448,11 @@ fn run_pipeline(
     (out, dropped)
 }
 
-#[allow(clippy::type_complexity)]
+/// Sorted samples, per-sample jitter in [0, 1], window, grammar, TTL, cap.
+type ReorderCase = (Vec<Base>, Vec<f64>, f64, Arc<Grammar>, Option<f64>, usize);
+
 fn reorder_case(
-    (base, jitter, window, grammar, ttl, cap): (
-        Vec<Base>,
-        Vec<f64>,
-        f64,
-        Arc<Grammar>,
-        Option<f64>,
-        usize,
-    ),
+    (base, jitter, window, grammar, ttl, cap): ReorderCase,
     coverage: &mut Coverage,
 ) -> Result<(), TestCaseError> {
     // Arrival order: sorted by t + jitter·window. If a arrives before b then
