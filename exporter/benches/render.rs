@@ -1,1 +1,95 @@
-fn main() {}
+//! Render cost: the seed catalogue (the six seed families, five motifs, as
+//! the reference exporter renders them), the full catalogue at five motifs,
+//! and ~10,000 series. Throughput is in sample lines, so criterion reports
+//! time per series. Snapshots are built outside the timed loop and the output
+//! buffer is reused, as the scrape threads do.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use motifd_exporter::{
+    render, render_to_vec, Families, Format, MotifStats, RenderOptions, Snapshot,
+};
+
+fn with_motifs(n: usize) -> Snapshot {
+    let template = common::busy_snapshot();
+    let mut s = template.clone();
+    s.motifs = (0..n)
+        .map(|i| {
+            let base = &template.motifs[i % template.motifs.len()];
+            MotifStats {
+                name: format!("{}_{i}", base.name),
+                ..base.clone()
+            }
+        })
+        .collect();
+    s
+}
+
+fn bench_case(c: &mut Criterion, group: &str, snapshot: &Snapshot, options: &RenderOptions) {
+    let stats = common::exporter_stats();
+    let mut g = c.benchmark_group(group);
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    for format in [Format::OpenMetrics, Format::Classic] {
+        let lines = common::sample_lines(&render_to_vec(snapshot, &stats, options, format));
+        g.throughput(Throughput::Elements(lines as u64));
+        let mut out = Vec::with_capacity(1 << 20);
+        g.bench_function(
+            BenchmarkId::new(format!("{format:?}"), format!("{lines}_series")),
+            |b| {
+                b.iter(|| {
+                    out.clear();
+                    render(snapshot, &stats, options, format, &mut out);
+                    out.len()
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+fn seed_catalogue(c: &mut Criterion) {
+    let options = RenderOptions {
+        families: Families::Seed,
+        ..RenderOptions::default()
+    };
+    bench_case(
+        c,
+        "render_seed_catalogue",
+        &common::busy_snapshot(),
+        &options,
+    );
+}
+
+fn full_catalogue(c: &mut Criterion) {
+    bench_case(
+        c,
+        "render_full_catalogue",
+        &common::busy_snapshot(),
+        &RenderOptions::default(),
+    );
+}
+
+fn ten_thousand_series(c: &mut Criterion) {
+    // Seed families only: 3 series per motif + 3 → 9,999 plain series.
+    let seed = RenderOptions {
+        families: Families::Seed,
+        ..RenderOptions::default()
+    };
+    bench_case(c, "render_10k_plain_series", &with_motifs(3332), &seed);
+    // Full catalogue: 31 series per motif, most of them histogram buckets.
+    bench_case(
+        c,
+        "render_10k_full_catalogue",
+        &with_motifs(320),
+        &RenderOptions::default(),
+    );
+}
+
+criterion_group!(benches, seed_catalogue, full_catalogue, ten_thousand_series);
+criterion_main!(benches);

@@ -43,6 +43,11 @@ pub(crate) struct Encoder<'a> {
     /// Full family name (namespace included, no suffix) of the family being
     /// written; reused across families to avoid allocating per family.
     name: Vec<u8>,
+    /// Spelled `le` values of the bounds last rendered (`le_text[le_ends[i-1]..le_ends[i]]`),
+    /// so a histogram family formats each bound once, not once per series.
+    le_bounds: &'static [f64],
+    le_text: Vec<u8>,
+    le_ends: Vec<usize>,
 }
 
 impl<'a> Encoder<'a> {
@@ -52,6 +57,9 @@ impl<'a> Encoder<'a> {
             format,
             namespace,
             name: Vec::with_capacity(96),
+            le_bounds: &[],
+            le_text: Vec::new(),
+            le_ends: Vec::new(),
         }
     }
 
@@ -123,16 +131,31 @@ impl<'a> Encoder<'a> {
     /// Writes `_bucket` (one per bound, then `+Inf`), `_sum` and `_count` of
     /// the current histogram family.
     pub fn histogram(&mut self, labels: &[(&str, &str)], h: &HistogramSnapshot) {
-        for (bound, cumulative) in h.bounds.iter().zip(&h.cumulative) {
-            self.start_line("_bucket");
-            self.labels(labels, Some(*bound));
-            self.finish_line(Value::Int(*cumulative));
+        if !std::ptr::eq(self.le_bounds, h.bounds) || self.le_ends.len() != h.bounds.len() + 1 {
+            self.spell_bounds(h.bounds);
         }
-        self.start_line("_bucket");
-        self.labels(labels, Some(f64::INFINITY));
-        self.finish_line(Value::Int(h.count));
+        let mut start = 0;
+        for i in 0..=h.bounds.len() {
+            let end = self.le_ends[i];
+            self.start_line("_bucket");
+            self.labels(labels, Some((start, end)));
+            let count = h.cumulative.get(i).copied().unwrap_or(h.count);
+            self.finish_line(Value::Int(count));
+            start = end;
+        }
         self.sample("_sum", labels, Value::Float(h.sum));
         self.sample("_count", labels, Value::Int(h.count));
+    }
+
+    /// Caches the `le` spellings of `bounds` followed by `+Inf`.
+    fn spell_bounds(&mut self, bounds: &'static [f64]) {
+        self.le_bounds = bounds;
+        self.le_text.clear();
+        self.le_ends.clear();
+        for b in bounds.iter().copied().chain([f64::INFINITY]) {
+            number::write_le(&mut self.le_text, b);
+            self.le_ends.push(self.le_text.len());
+        }
     }
 
     #[inline]
@@ -142,7 +165,8 @@ impl<'a> Encoder<'a> {
     }
 
     #[inline]
-    fn labels(&mut self, labels: &[(&str, &str)], le: Option<f64>) {
+    /// Writes the label set; `le` is a byte range of `le_text`.
+    fn labels(&mut self, labels: &[(&str, &str)], le: Option<(usize, usize)>) {
         if labels.is_empty() && le.is_none() {
             return;
         }
@@ -156,12 +180,12 @@ impl<'a> Encoder<'a> {
             escape::label_value(self.out, value);
             self.out.push(b'"');
         }
-        if let Some(le) = le {
+        if let Some((start, end)) = le {
             if !labels.is_empty() {
                 self.out.push(b',');
             }
             self.out.extend_from_slice(b"le=\"");
-            number::write_le(self.out, le);
+            self.out.extend_from_slice(&self.le_text[start..end]);
             self.out.push(b'"');
         }
         self.out.push(b'}');

@@ -96,9 +96,9 @@ pub fn write_le(out: &mut Vec<u8>, v: f64) {
             out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
             out.extend_from_slice(b".0");
         } else {
-            out.extend_from_slice(digits[..int_len].as_bytes());
+            out.extend_from_slice(&digits.as_bytes()[..int_len]);
             out.push(b'.');
-            out.extend_from_slice(digits[int_len..].as_bytes());
+            out.extend_from_slice(&digits.as_bytes()[int_len..]);
         }
     }
 }

@@ -40,11 +40,15 @@ pub(crate) struct Limits {
     pub write_timeout: Duration,
 }
 
+/// A live connection: a handle on the client socket (to close it at stop)
+/// and its relay thread (set right after spawning).
+type LiveConnection = (TcpStream, Option<JoinHandle<()>>);
+
 /// Live connections, so `stop` can close them and join their threads.
 #[derive(Debug, Default)]
 struct Registry {
     next_id: AtomicU64,
-    live: Mutex<HashMap<u64, (TcpStream, Option<JoinHandle<()>>)>>,
+    live: Mutex<HashMap<u64, LiveConnection>>,
 }
 
 /// The running front layer.

@@ -85,7 +85,7 @@ pub fn busy_snapshot() -> Snapshot {
         process: Some(ProcessStats {
             start_time_seconds: 1_700_000_000.25,
             resident_memory_bytes: 12_582_912,
-            cpu_seconds_total: 3.14,
+            cpu_seconds_total: 2.75,
         }),
         ..Snapshot::default()
     };
