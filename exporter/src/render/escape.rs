@@ -24,23 +24,30 @@ pub fn help_classic(out: &mut Vec<u8>, help: &str) {
     escape(out, help.as_bytes(), false);
 }
 
-/// Copies runs of plain bytes in one go; the common case (no special byte)
-/// is a single `extend_from_slice`.
+/// Copies runs of plain bytes in one go, finding the next special byte with
+/// `memchr` (SIMD): label values are usually free of them, so the common
+/// case is one search and one `extend_from_slice`.
 #[inline]
 fn escape(out: &mut Vec<u8>, bytes: &[u8], quote: bool) {
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let replacement: &[u8] = match b {
+    let mut rest = bytes;
+    loop {
+        let next = if quote {
+            memchr::memchr3(b'\\', b'\n', b'"', rest)
+        } else {
+            memchr::memchr2(b'\\', b'\n', rest)
+        };
+        let Some(i) = next else {
+            out.extend_from_slice(rest);
+            return;
+        };
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(match rest[i] {
             b'\\' => b"\\\\",
             b'\n' => b"\\n",
-            b'"' if quote => b"\\\"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(replacement);
-        start = i + 1;
+            _ => b"\\\"",
+        });
+        rest = &rest[i + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
 }
 
 #[cfg(test)]
