@@ -1,6 +1,6 @@
 //! The HTTP scrape server: `GET|HEAD /metrics`, `/healthz`, `/`.
 //!
-//! Threads: `motifd-scrape-accept` (public listener, see [`front`] for why
+//! Threads: `motifd-scrape-accept` (public listener, see the `front` module for why
 //! connections pass through our own layer), one `motifd-scrape-conn` pair per
 //! connection, `motifd-scrape-reject` (503 beyond the connection cap),
 //! tiny_http's own accept/connection threads on a private Unix socket, and
