@@ -17,6 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Replay recorded residual files through the engine and print the episodes.
     Replay(ReplayArgs),
+    /// Run the daemon: sources → reorder buffer → motif engine → episode log,
+    /// /metrics and textfile.
+    Run(crate::daemon::config::RunFlags),
     /// Write the seeded fixture streams (and nothing else) into a directory.
     GenerateFixtures(GenerateArgs),
 }

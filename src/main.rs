@@ -2,13 +2,14 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod daemon;
 mod error;
 mod generate;
 mod lines;
 mod replay;
 mod summary;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
@@ -17,13 +18,28 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
-        None => {
-            let _ = Cli::command().print_help();
-            Ok(ExitCode::from(2))
-        }
+        Some(Command::Run(flags)) => daemon::run(&flags),
+        None => demo(),
     };
     result.unwrap_or_else(|failure| {
         eprintln!("motifd: {failure}");
         ExitCode::from(2)
     })
+}
+
+/// `motifd` with no arguments: the daemon on the embedded demo stream.
+fn demo() -> Result<ExitCode, error::Failure> {
+    let config = daemon::config::Config {
+        episodes_out: Some("-".into()),
+        ..daemon::config::Config::default()
+    };
+    daemon::init_logging(&config.log_level);
+    daemon::run_with(
+        config,
+        Box::new(|| Ok(motifd_engine::Grammar::default())),
+        Some(Box::new(daemon::demo::spawn)),
+        Some(Box::new(|_, metrics| {
+            eprint!("{}", daemon::demo::banner(metrics))
+        })),
+    )
 }

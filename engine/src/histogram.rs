@@ -2,15 +2,20 @@
 //! durations and peaks, sample lateness). Bounds are `'static` so that every
 //! snapshot of the same histogram has the same series.
 
-/// Upper bounds (seconds) of the episode-duration histogram.
+// The bounds equal the exporter's documented `*_BOUNDS*` constants (the daemon
+// copies these histograms into its snapshot as they are; a test there checks
+// that the two lists agree). A bound must never change once released: every
+// `le` spelling is its own Prometheus series.
+
+/// Upper bounds (seconds of event time) of the episode-duration histogram.
 pub const DURATION_BOUNDS: &[f64] = &[
-    1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 /// Upper bounds (residual units) of the episode-peak histogram.
-pub const PEAK_BOUNDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0];
-/// Upper bounds (seconds) of the arrival-lateness histogram.
+pub const PEAK_BOUNDS: &[f64] = &[0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0];
+/// Upper bounds (seconds of event time) of the arrival-lateness histogram.
 pub const LATENESS_BOUNDS: &[f64] = &[
-    0.0, 0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 /// A histogram with fixed upper bounds (`le` semantics) and an implicit `+Inf`.

@@ -21,6 +21,10 @@ pub struct Batch {
     pub samples: Vec<Sample>,
     /// Records the producer rejected since its previous batch.
     pub rejected: RejectCounts,
+    /// Which grammar the samples' class ids refer to (see
+    /// [`BatchWriter::set_generation`]); a receiver that has moved to another
+    /// grammar maps the ids by class name.
+    pub generation: u64,
 }
 
 /// Creates the producer → engine channel holding at most `capacity` batches.
@@ -34,6 +38,7 @@ pub struct BatchWriter {
     tx: Sender<Batch>,
     batch: Batch,
     batch_size: usize,
+    generation: u64,
 }
 
 /// The engine thread has gone away; nothing more can be delivered.
@@ -49,9 +54,25 @@ impl BatchWriter {
             batch: Batch {
                 samples: Vec::with_capacity(batch_size),
                 rejected: RejectCounts::default(),
+                generation: 0,
             },
             batch_size,
+            generation: 0,
         }
+    }
+
+    /// Tags the following samples with grammar `generation`; flushes first if
+    /// the generation changes, so one batch never mixes two grammars.
+    ///
+    /// # Errors
+    /// [`Disconnected`] if the engine side has hung up.
+    pub fn set_generation(&mut self, generation: u64) -> Result<(), Disconnected> {
+        if generation != self.generation {
+            self.flush()?;
+            self.generation = generation;
+            self.batch.generation = generation;
+        }
+        Ok(())
     }
 
     /// Queues one sample; blocks while the channel is full.
@@ -84,6 +105,7 @@ impl BatchWriter {
         let next = Batch {
             samples: Vec::with_capacity(self.batch_size),
             rejected: RejectCounts::default(),
+            generation: self.generation,
         };
         let full = std::mem::replace(&mut self.batch, next);
         self.tx.send(full).map_err(|SendError(_)| Disconnected)

@@ -307,6 +307,29 @@ impl MotifEngine {
         }
     }
 
+    /// Switches to `grammar`: every open episode is first closed by the
+    /// end-of-stream rule (as at shutdown), then all channels start afresh under
+    /// the new motifs. Statistics of motifs whose name survives carry over;
+    /// counters continue.
+    pub fn replace_grammar(&mut self, grammar: Arc<Grammar>, sink: &mut impl EpisodeSink) {
+        self.finish(sink);
+        let mut old: Vec<(String, MotifStats)> = self
+            .grammar
+            .motifs()
+            .iter()
+            .zip(self.motifs.drain(..))
+            .map(|(spec, state)| (spec.name.clone(), state.stats))
+            .collect();
+        let counters = self.counters;
+        *self = MotifEngine::new(grammar, self.limits);
+        self.counters = counters;
+        for (spec, state) in self.grammar.motifs().iter().zip(&mut self.motifs) {
+            if let Some(i) = old.iter().position(|(name, _)| *name == spec.name) {
+                state.stats = old.swap_remove(i).1;
+            }
+        }
+    }
+
     /// Applies the end-of-stream rule to every open episode (grammar order, then
     /// slot order) and forgets all channel state.
     pub fn finish(&mut self, sink: &mut impl EpisodeSink) {
@@ -319,5 +342,46 @@ impl MotifEngine {
             motif.channels = ChannelTable::new();
             motif.trust = TrustTable::default();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::MotifSpec;
+
+    #[test]
+    fn replacing_the_grammar_closes_open_episodes_and_keeps_surviving_stats() {
+        let grammar = Arc::new(Grammar::default());
+        let mut engine = MotifEngine::new(Arc::clone(&grammar), EngineLimits::default());
+        let class = grammar.class_id(b"contention").unwrap();
+        let closed = std::cell::RefCell::new(Vec::new());
+        let mut sink = |e: &Episode| closed.borrow_mut().push(*e);
+        for i in 0..100 {
+            let v = if (5..10).contains(&i) || i >= 95 {
+                2.0
+            } else {
+                0.0
+            };
+            engine.process(&Sample::new(i as f64, class, 1, v), &mut sink);
+        }
+        let closed = || closed.borrow().clone();
+        assert_eq!(closed().len(), 1, "one dwell close before the switch");
+        let mut specs = vec![grammar.motifs()[2].clone()];
+        specs.push(MotifSpec {
+            name: "extra".into(),
+            ..grammar.motifs()[0].clone()
+        });
+        engine.replace_grammar(Arc::new(Grammar::new(specs).unwrap()), &mut sink);
+        assert_eq!(closed().len(), 2, "the open episode closed at the switch");
+        assert_eq!(closed()[1].closed_by, ClosedBy::EndOfStream);
+        assert_eq!(
+            engine.stats(0).episodes,
+            2,
+            "contention_ramp stats carried over"
+        );
+        assert_eq!(engine.stats(1).episodes, 0);
+        assert_eq!(engine.counters().channels_tracked, 0);
+        assert_eq!(engine.counters().processed, 100);
     }
 }

@@ -82,6 +82,14 @@ impl Pipeline {
         self.engine.finish(sink);
     }
 
+    /// Switches the engine to `grammar` (see [`MotifEngine::replace_grammar`]).
+    /// Everything staged is released to the old grammar first, because staged
+    /// samples carry the old grammar's class ids.
+    pub fn replace_grammar(&mut self, grammar: Arc<Grammar>, sink: &mut impl EpisodeSink) {
+        self.flush_staged(sink);
+        self.engine.replace_grammar(grammar, sink);
+    }
+
     /// Ingest counters.
     pub fn counters(&self) -> IngestCounters {
         let r = self.reorder.counters();

@@ -1,0 +1,228 @@
+//! The engine thread: owns the pipeline, applies batches, writes episodes,
+//! publishes metric snapshots, flushes on idle, reloads the grammar and drains
+//! everything on shutdown.
+
+use super::episode_log::EpisodeLog;
+use super::metrics::MetricsFiller;
+use super::sources::GrammarCell;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use motifd_engine::ingest::Batch;
+use motifd_engine::{ChannelNames, Episode, Grammar, Pipeline, RejectReason, Sample};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the loop wakes up without input (publish, idle flush, signals).
+const TICK: Duration = Duration::from_millis(100);
+/// How often a snapshot is published.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Signals the loop watches.
+pub struct Control {
+    /// SIGTERM / SIGINT seen.
+    pub stop: Arc<AtomicBool>,
+    /// SIGHUP seen.
+    pub reload: Arc<AtomicBool>,
+    /// Reads and validates the grammar the configuration names now.
+    pub load_grammar: Box<dyn Fn() -> Result<Grammar, crate::error::Failure>>,
+}
+
+/// What the loop did, for the shutdown log line.
+pub struct Outcome {
+    /// Idle flushes performed.
+    pub idle_flushes: u64,
+    /// Grammar reloads applied.
+    pub reloads: u64,
+}
+
+/// Engine-thread state.
+pub struct EngineLoop {
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// The grammar in force (shared with the sources).
+    pub grammar_cell: Arc<GrammarCell>,
+    /// Channel names (to print episodes).
+    pub names: ChannelNames,
+    /// Episode log, if any.
+    pub log: Option<EpisodeLog>,
+    /// Snapshot publishing.
+    pub metrics: MetricsFiller,
+    /// Flush everything staged after this long without a sample.
+    pub idle_flush: Duration,
+    /// The grammar before the last reload (to map batches parsed under it).
+    pub previous_grammar: Option<Arc<Grammar>>,
+}
+
+/// Episode sink of the engine thread: appends to the episode log.
+struct LogSink<'a> {
+    log: &'a mut Option<EpisodeLog>,
+    grammar: &'a Grammar,
+    names: &'a motifd_engine::intern::Interner,
+}
+
+impl motifd_engine::EpisodeSink for LogSink<'_> {
+    fn episode(&mut self, e: &Episode) {
+        if let Some(log) = self.log.as_mut() {
+            log.append(e, self.grammar, self.names);
+        }
+    }
+}
+
+impl EngineLoop {
+    /// Runs until stopped or until every source has ended, then drains and
+    /// finishes. Returns what it did.
+    pub fn run(&mut self, rx: &Receiver<Batch>, control: &Control) -> Outcome {
+        let (mut generation, mut grammar) = self.grammar_cell.load();
+        let mut outcome = Outcome {
+            idle_flushes: 0,
+            reloads: 0,
+        };
+        let mut last_sample = Instant::now();
+        let mut last_publish = Instant::now() - PUBLISH_EVERY;
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(batch) => {
+                    if !batch.samples.is_empty() {
+                        last_sample = Instant::now();
+                    }
+                    self.apply(batch, generation, &grammar);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    log::info!("all sources ended");
+                    break;
+                }
+            }
+            if self.pipeline.counters().staged > 0 && last_sample.elapsed() >= self.idle_flush {
+                let staged = self.pipeline.counters().staged;
+                self.with_sink(&grammar, |p, sink| p.flush_staged(sink));
+                outcome.idle_flushes += 1;
+                self.metrics.idle_flushes = outcome.idle_flushes;
+                log::debug!("idle flush: released {staged} staged samples");
+            }
+            if control.reload.swap(false, Ordering::AcqRel) {
+                if let Some(next) = self.reload(control, &grammar) {
+                    grammar = next;
+                    generation = self.grammar_cell.replace(Arc::clone(&grammar));
+                    outcome.reloads += 1;
+                }
+            }
+            if last_publish.elapsed() >= PUBLISH_EVERY {
+                self.metrics.publish(&self.pipeline, &grammar, rx.len());
+                if let Some(log) = &mut self.log {
+                    log.sync_if_due();
+                }
+                last_publish = Instant::now();
+            }
+            if control.stop.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        self.drain(rx, generation, &grammar);
+        outcome
+    }
+
+    /// Shutdown: take every batch still queued, release everything staged and
+    /// close open episodes by the end-of-stream rule.
+    fn drain(&mut self, rx: &Receiver<Batch>, generation: u64, grammar: &Arc<Grammar>) {
+        // Sources stop within their poll interval; keep taking batches until the
+        // channel has been empty for a moment so their last sends arrive too.
+        let mut quiet_since = Instant::now();
+        while quiet_since.elapsed() < Duration::from_millis(300) {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(batch) => {
+                    self.apply(batch, generation, grammar);
+                    quiet_since = Instant::now();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let staged = self.pipeline.counters().staged;
+        let open: u64 = (0..grammar.motifs().len())
+            .map(|m| self.pipeline.engine().stats(m as u16).open)
+            .sum();
+        self.with_sink(grammar, |p, sink| p.finish(sink));
+        log::info!("shutdown: released {staged} staged samples, applied the end-of-stream rule to {open} open episodes");
+        self.metrics.publish(&self.pipeline, grammar, 0);
+        if let Some(log) = &mut self.log {
+            log.sync();
+        }
+    }
+
+    fn apply(&mut self, batch: Batch, generation: u64, grammar: &Arc<Grammar>) {
+        self.pipeline.add_rejections(&batch.rejected);
+        if batch.generation == generation {
+            self.metrics
+                .probe_batch(&batch.samples, self.pipeline.reorder().frontier());
+            self.with_sink(grammar, |p, sink| {
+                for s in &batch.samples {
+                    p.push(*s, sink);
+                }
+            });
+        } else {
+            // Parsed under an older grammar: map class ids by name.
+            let older = self.previous_grammar.clone();
+            let remapped: Vec<Result<Sample, RejectReason>> = batch
+                .samples
+                .iter()
+                .map(|s| {
+                    let name = older
+                        .as_ref()
+                        .and_then(|g| g.classes().get(s.class as usize))
+                        .map(String::as_bytes);
+                    match name.and_then(|n| grammar.class_id(n)) {
+                        Some(class) => Ok(Sample { class, ..*s }),
+                        None => Err(RejectReason::UnknownClass),
+                    }
+                })
+                .collect();
+            self.with_sink(grammar, |p, sink| {
+                for r in remapped {
+                    match r {
+                        Ok(s) => p.push(s, sink),
+                        Err(reason) => p.reject(reason),
+                    }
+                }
+            });
+        }
+        self.metrics
+            .observe_releases(self.pipeline.reorder().frontier());
+    }
+
+    fn reload(&mut self, control: &Control, current: &Arc<Grammar>) -> Option<Arc<Grammar>> {
+        match (control.load_grammar)() {
+            Err(e) => {
+                log::error!("SIGHUP: keeping the current grammar: {e}");
+                None
+            }
+            Ok(next) if next == **current => {
+                log::info!("SIGHUP: grammar unchanged");
+                None
+            }
+            Ok(next) => {
+                let next = Arc::new(next);
+                self.previous_grammar = Some(Arc::clone(current));
+                let grammar = Arc::clone(&next);
+                self.with_sink(current, |p, sink| p.replace_grammar(grammar, sink));
+                self.metrics.reset_motifs(&next);
+                log::info!(
+                    "SIGHUP: grammar replaced ({} motifs); open episodes were closed by the end-of-stream rule and every channel starts afresh",
+                    next.motifs().len()
+                );
+                Some(next)
+            }
+        }
+    }
+
+    /// Runs `f` with an episode sink that logs and counts each episode.
+    fn with_sink(&mut self, grammar: &Grammar, f: impl FnOnce(&mut Pipeline, &mut LogSink<'_>)) {
+        let names = self.names.lock();
+        let mut sink = LogSink {
+            log: &mut self.log,
+            grammar,
+            names: &names,
+        };
+        f(&mut self.pipeline, &mut sink);
+    }
+}

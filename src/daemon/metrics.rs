@@ -1,0 +1,203 @@
+//! Fills the exporter's snapshot from the engine thread's state.
+
+use motifd_engine::histogram::FixedHistogram;
+use motifd_engine::{Grammar, Pipeline, RejectReason, Sample};
+use motifd_exporter::histogram::INGEST_TO_FLUSH_BOUNDS_SECONDS;
+use motifd_exporter::{
+    from_hdr, BuildInfo, HdrUnit, HistogramSnapshot, Liveness, MotifStats, ProcessStats,
+    SnapshotPublisher,
+};
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+/// Every this many samples one is timed from arrival to release.
+const PROBE_EVERY: u64 = 64;
+
+/// A timed sample: released once the frontier reaches `t`.
+struct Probe {
+    t: f64,
+    arrived: Instant,
+}
+
+impl PartialEq for Probe {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Probe {}
+impl PartialOrd for Probe {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Probe {
+    // Reversed: BinaryHeap is a max-heap and the earliest `t` must come out first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.t.total_cmp(&self.t)
+    }
+}
+
+/// Engine-side metrics state.
+pub struct MetricsFiller {
+    publisher: Option<SnapshotPublisher>,
+    liveness: Liveness,
+    build: BuildInfo,
+    latency: hdrhistogram::Histogram<u64>,
+    probes: BinaryHeap<Probe>,
+    seen: u64,
+    /// Idle flushes so far (logged at shutdown).
+    pub idle_flushes: u64,
+}
+
+impl MetricsFiller {
+    /// Publishes to `publisher` (if any) and beats `liveness` on every publish.
+    pub fn new(publisher: Option<SnapshotPublisher>, liveness: Liveness) -> Self {
+        Self {
+            publisher,
+            liveness,
+            build: build_info(),
+            // 1 µs .. 1 h, 3 significant digits.
+            latency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("static histogram bounds are valid"),
+            probes: BinaryHeap::new(),
+            seen: 0,
+            idle_flushes: 0,
+        }
+    }
+
+    /// Times one sample in every [`PROBE_EVERY`] of a batch just received.
+    pub fn probe_batch(&mut self, samples: &[Sample], frontier: f64) {
+        let now = Instant::now();
+        for s in samples {
+            self.seen += 1;
+            if self.seen % PROBE_EVERY == 0 && s.t >= frontier {
+                self.probes.push(Probe {
+                    t: s.t,
+                    arrived: now,
+                });
+            }
+        }
+    }
+
+    /// Records the probes the reorder buffer has released by now.
+    pub fn observe_releases(&mut self, frontier: f64) {
+        let now = Instant::now();
+        while self.probes.peek().is_some_and(|p| p.t <= frontier) {
+            let p = self.probes.pop().expect("peeked");
+            let micros = now.duration_since(p.arrived).as_micros().max(1);
+            self.latency
+                .saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// Forgets per-motif series of a replaced grammar.
+    pub fn reset_motifs(&mut self, _grammar: &Grammar) {
+        // The next publish rebuilds the motif list from the new grammar.
+    }
+
+    /// Publishes a snapshot of `pipeline` and signals liveness.
+    pub fn publish(&mut self, pipeline: &Pipeline, grammar: &Grammar, channel_depth: usize) {
+        self.liveness.beat();
+        let Some(publisher) = self.publisher.as_mut() else {
+            return;
+        };
+        let counters = pipeline.counters();
+        let reorder = pipeline.reorder();
+        let engine = pipeline.engine();
+        let (build, latency) = (&self.build, &self.latency);
+        publisher.publish_with(|snap| {
+            snap.motifs.truncate(grammar.motifs().len());
+            for (i, spec) in grammar.motifs().iter().enumerate() {
+                if snap.motifs.len() <= i {
+                    snap.motifs.push(MotifStats::new(spec.name.clone()));
+                }
+                let (out, st) = (&mut snap.motifs[i], engine.stats(i as u16));
+                if out.name != spec.name {
+                    out.name.clone_from(&spec.name);
+                }
+                out.episodes_total = st.episodes;
+                out.peak_last = st.last_peak;
+                out.trust_sum_last = st.last_trust_sum;
+                out.open_episodes = st.open;
+                copy_histogram(&st.duration, &mut out.duration);
+                copy_histogram(&st.peak, &mut out.peak);
+            }
+            snap.received_total = counters.received;
+            snap.rejected.clear();
+            snap.rejected.extend(
+                RejectReason::ALL
+                    .iter()
+                    .map(|&r| (r.as_str().to_owned(), counters.rejected.get(r))),
+            );
+            let r = &mut snap.reorder;
+            r.staged = counters.staged;
+            r.flushed_total = counters.flushed;
+            r.dropped_out_of_window_total = counters.dropped_out_of_window;
+            r.dropped_recoverable_with_double_window_total =
+                reorder.counters().dropped_within_double_window;
+            r.watermark_seconds = finite_or_nan(reorder.frontier());
+            r.newest_event_seconds = finite_or_nan(reorder.newest());
+            copy_histogram(&reorder.counters().lateness, &mut r.lateness);
+            let e = engine.counters();
+            snap.channels.tracked = e.channels_tracked;
+            snap.channels.evicted_total = e.channels_evicted;
+            snap.ingest_channel_depth = Some(channel_depth as u64);
+            from_hdr(
+                latency,
+                HdrUnit::Microseconds,
+                INGEST_TO_FLUSH_BOUNDS_SECONDS,
+                &mut snap.ingest_to_flush_latency,
+            );
+            snap.build.clone_from(build);
+            snap.process = ProcessStats::read();
+        });
+    }
+}
+
+fn finite_or_nan(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        f64::NAN
+    }
+}
+
+/// Copies an engine histogram into the exporter's form (same bounds).
+fn copy_histogram(from: &FixedHistogram, to: &mut HistogramSnapshot) {
+    to.reset(from.bounds());
+    for (slot, c) in to.cumulative.iter_mut().zip(from.cumulative()) {
+        *slot = c;
+    }
+    to.count = from.count();
+    to.sum = from.sum();
+}
+
+/// Version, commit and compiler of this binary (set by build.rs).
+pub fn build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        git_commit: option_env!("MOTIFD_GIT_COMMIT")
+            .unwrap_or("unknown")
+            .to_owned(),
+        rustc: option_env!("MOTIFD_RUSTC_VERSION")
+            .unwrap_or("unknown")
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use motifd_engine::histogram as engine;
+    use motifd_exporter::histogram as exporter;
+
+    #[test]
+    fn engine_histogram_bounds_are_the_documented_exporter_bounds() {
+        assert_eq!(
+            engine::DURATION_BOUNDS,
+            exporter::EPISODE_DURATION_BOUNDS_SECONDS
+        );
+        assert_eq!(engine::PEAK_BOUNDS, exporter::EPISODE_PEAK_BOUNDS);
+        assert_eq!(engine::LATENESS_BOUNDS, exporter::LATENESS_BOUNDS_SECONDS);
+    }
+}
