@@ -80,21 +80,38 @@ impl ChannelNames {
 #[derive(Debug)]
 pub struct LocalInterner {
     shared: ChannelNames,
-    cache: FxHashMap<Box<str>, ChannelId>,
+    /// Keyed by bytes, so a known name is found without a UTF-8 check.
+    cache: FxHashMap<Box<[u8]>, ChannelId>,
 }
 
 impl LocalInterner {
+    /// Id of the name in `bytes` (empty = [`ANONYMOUS`]); `None` if a name not
+    /// seen before is not UTF-8. Known names cost one hash lookup.
+    #[inline]
+    pub fn intern_bytes(&mut self, bytes: &[u8]) -> Option<ChannelId> {
+        if bytes.is_empty() {
+            return Some(ANONYMOUS);
+        }
+        if let Some(&id) = self.cache.get(bytes) {
+            return Some(id);
+        }
+        let name = std::str::from_utf8(bytes).ok()?;
+        let id = self.shared.lock().intern(name);
+        self.cache.insert(bytes.into(), id);
+        Some(id)
+    }
+
     /// Id of `name` (empty = [`ANONYMOUS`]).
     #[inline]
     pub fn intern(&mut self, name: &str) -> ChannelId {
         if name.is_empty() {
             return ANONYMOUS;
         }
-        if let Some(&id) = self.cache.get(name) {
+        if let Some(&id) = self.cache.get(name.as_bytes()) {
             return id;
         }
         let id = self.shared.lock().intern(name);
-        self.cache.insert(name.into(), id);
+        self.cache.insert(name.as_bytes().into(), id);
         id
     }
 

@@ -166,8 +166,12 @@ impl RecordParser {
         }
         let t = parse_f64(t)?;
         let value = parse_f64(value)?;
-        let channel = std::str::from_utf8(channel).map_err(|_| RejectReason::InvalidUtf8)?;
-        self.finish(t, class, channel, value)
+        if !t.is_finite() || !value.is_finite() {
+            return Err(RejectReason::NonFinite);
+        }
+        let class = self.class(class)?;
+        let channel = self.names.intern_bytes(channel).ok_or(RejectReason::InvalidUtf8)?;
+        Ok(Sample::new(t, class, channel, value))
     }
 
     #[inline]
@@ -181,13 +185,18 @@ impl RecordParser {
         if !t.is_finite() || !value.is_finite() {
             return Err(RejectReason::NonFinite);
         }
-        let class: ClassId = match self.grammar.class_id(class) {
-            Some(c) => c,
-            None if std::str::from_utf8(class).is_err() => return Err(RejectReason::InvalidUtf8),
-            None => return Err(RejectReason::UnknownClass),
-        };
+        let class = self.class(class)?;
         let channel = self.names.intern(channel);
         Ok(Sample::new(t, class, channel, value))
+    }
+
+    #[inline]
+    fn class(&self, name: &[u8]) -> Result<ClassId, RejectReason> {
+        match self.grammar.class_id(name) {
+            Some(c) => Ok(c),
+            None if std::str::from_utf8(name).is_err() => Err(RejectReason::InvalidUtf8),
+            None => Err(RejectReason::UnknownClass),
+        }
     }
 }
 
@@ -199,12 +208,12 @@ fn too_few_or_many(n: usize) -> RejectReason {
     }
 }
 
+/// Parses a decimal float straight from bytes (correctly rounded, like
+/// `str::parse`, without a UTF-8 pass first). `inf` / `nan` parse, and are then
+/// rejected as non-finite by the caller.
 #[inline]
 fn parse_f64(field: &[u8]) -> Result<f64, RejectReason> {
-    std::str::from_utf8(field)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .ok_or(RejectReason::Malformed)
+    fast_float2::parse::<f64, _>(field).map_err(|_| RejectReason::Malformed)
 }
 
 #[inline]
@@ -362,6 +371,22 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(line)
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The byte parser must give exactly `str::parse`'s value: replay
+        /// output is compared bit for bit with the reference.
+        #[test]
+        fn float_parsing_matches_std(v in proptest::num::f64::ANY, digits in 0usize..20) {
+            for text in [format!("{v}"), format!("{v:e}"), format!("{v:.digits$}")] {
+                let ours = parse_f64(text.as_bytes());
+                match text.parse::<f64>() {
+                    Ok(std) if std.is_nan() => proptest::prop_assert!(ours.unwrap().is_nan()),
+                    Ok(std) => proptest::prop_assert_eq!(ours.unwrap().to_bits(), std.to_bits()),
+                    Err(_) => proptest::prop_assert!(ours.is_err()),
+                }
+            }
         }
     }
 
