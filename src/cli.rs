@@ -81,7 +81,15 @@ pub struct ReplayArgs {
     /// Print at most this many rejected lines (all are counted).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub show_rejects: u64,
-    /// No summary on stderr.
+    /// Pace the replay by event time at this many event seconds per wall-clock
+    /// second (default: as fast as possible).
+    #[arg(long, value_name = "FACTOR")]
+    pub speed: Option<f64>,
+    /// Write the final metrics exposition here (OpenMetrics if the name ends in
+    /// `.om`, else the classic text format).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
+    /// No summary (and no progress bar) on stderr.
     #[arg(long, short)]
     pub quiet: bool,
 }

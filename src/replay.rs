@@ -16,8 +16,9 @@ use motifd_engine::{
     ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline, RecordParser, RejectReason,
 };
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -34,6 +35,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
 
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let progress = progress_bar(&args);
     let producer = {
         let grammar = Arc::clone(&grammar);
         let names = names.clone();
@@ -41,6 +44,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
             max_line: args.max_line,
             strict: args.strict,
             show_rejects: args.show_rejects,
+            speed: args.speed,
+            bytes_read: Arc::clone(&bytes_read),
         };
         thread::Builder::new()
             .name("motifd-parse".into())
@@ -75,6 +80,12 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         }
         drop(names);
         out.flush_if_large()?;
+        if let Some(bar) = &progress {
+            bar.set_position(bytes_read.load(Ordering::Relaxed));
+        }
+    }
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
     }
     let produced = producer
         .join()
@@ -88,6 +99,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     }
     let output = out.finish()?;
     let elapsed = started.elapsed();
+    if let Some(path) = &args.metrics_out {
+        write_metrics(path, &pipeline, &grammar)?;
+    }
 
     if !args.quiet {
         let summary = Summary {
@@ -132,6 +146,13 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
             "--window must be a finite number of seconds >= 0, got {}",
             args.window
         )));
+    }
+    if let Some(speed) = args.speed {
+        if !(speed > 0.0 && speed.is_finite()) {
+            return Err(Failure::new(format!(
+                "--speed must be a finite factor > 0, got {speed}"
+            )));
+        }
     }
     if let Some(ttl) = args.channel_ttl {
         if !(ttl > 0.0 && ttl.is_finite()) {
@@ -198,6 +219,28 @@ struct ProducerOptions {
     max_line: usize,
     strict: bool,
     show_rejects: u64,
+    speed: Option<f64>,
+    /// Bytes read so far (for the progress bar).
+    bytes_read: Arc<AtomicU64>,
+}
+
+/// Paces samples by event time: sample `t` is handed over no earlier than
+/// `(t − t_first) / speed` seconds after the first one.
+struct Pacer {
+    speed: f64,
+    origin: Option<(f64, Instant)>,
+    newest: f64,
+}
+
+impl Pacer {
+    /// How long to wait before handing over a sample at `t`.
+    fn wait(&mut self, t: f64) -> Option<std::time::Duration> {
+        let (t0, start) = *self.origin.get_or_insert((t, Instant::now()));
+        self.newest = self.newest.max(t);
+        let due = (self.newest - t0) / self.speed;
+        let elapsed = start.elapsed().as_secs_f64();
+        (due > elapsed).then(|| std::time::Duration::from_secs_f64(due - elapsed))
+    }
 }
 
 struct Produced {
@@ -212,6 +255,11 @@ fn produce(
     mut writer: BatchWriter,
 ) -> Result<Produced, Failure> {
     let mut parser = RecordParser::new(grammar, names);
+    let mut pacer = opts.speed.map(|speed| Pacer {
+        speed,
+        origin: None,
+        newest: f64::NEG_INFINITY,
+    });
     let mut shown = 0u64;
     let files = inputs.len();
     for input in inputs {
@@ -224,7 +272,11 @@ fn produce(
                 eprintln!("{name}:{line_no}: rejected ({reason}): {}", preview(text));
             }
         };
-        for_each_line(input.reader, opts.max_line, |line_no, line| {
+        let counted = CountingReader {
+            inner: input.reader,
+            count: Arc::clone(&opts.bytes_read),
+        };
+        for_each_line(counted, opts.max_line, |line_no, line| {
             let outcome = match line {
                 Line::TooLong => Err((RejectReason::LineTooLong, &b""[..])),
                 Line::Text(text) => {
@@ -248,6 +300,14 @@ fn produce(
             };
             match outcome {
                 Ok(sample) => {
+                    if let Some(wait) = pacer.as_mut().and_then(|p| p.wait(sample.t)) {
+                        // Hand over what is due before sleeping, so pacing is
+                        // visible downstream at once.
+                        if writer.flush().is_err() {
+                            return Next::Stop;
+                        }
+                        thread::sleep(wait);
+                    }
                     if writer.push(sample).is_err() {
                         return Next::Stop;
                     }
@@ -275,6 +335,73 @@ fn produce(
         .flush()
         .map_err(|_| Failure::new("the engine stopped before the input ended"))?;
     Ok(Produced { files })
+}
+
+/// Counts the bytes read through it.
+struct CountingReader {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A byte progress bar on stderr, only when stderr is a terminal and the inputs
+/// are files (their total size is known).
+fn progress_bar(args: &ReplayArgs) -> Option<indicatif::ProgressBar> {
+    if args.quiet || !io::stderr().is_terminal() || args.inputs.iter().any(|i| i == "-") {
+        return None;
+    }
+    let total: u64 = args
+        .inputs
+        .iter()
+        .filter_map(|i| std::fs::metadata(i).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .ok()?
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+/// Writes the final exposition of `pipeline` to `path` (atomically).
+fn write_metrics(
+    path: &std::path::Path,
+    pipeline: &Pipeline,
+    grammar: &Grammar,
+) -> Result<(), Failure> {
+    use motifd_exporter::{
+        render_to_vec, ExporterStats, Liveness, RenderOptions, SnapshotHandle, SnapshotPublisher,
+    };
+    let handle = SnapshotHandle::default();
+    let mut filler = crate::daemon::metrics::MetricsFiller::new(
+        Some(SnapshotPublisher::new(handle.clone())),
+        Liveness::new(std::time::Duration::from_secs(1)),
+    );
+    filler.publish(pipeline, grammar, 0);
+    let format = if path.extension().is_some_and(|e| e == "om") {
+        motifd_exporter::Format::OpenMetrics
+    } else {
+        motifd_exporter::Format::Classic
+    };
+    let options = RenderOptions {
+        // A replay's exposition describes the data, not this process.
+        process_metrics: false,
+        ..RenderOptions::default()
+    };
+    let bytes = render_to_vec(&handle.load(), &ExporterStats::default(), &options, format);
+    motifd_exporter::textfile::write_atomic(path, &bytes)
+        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }
 
 /// A printable excerpt of a rejected line.

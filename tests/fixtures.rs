@@ -239,3 +239,64 @@ fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn metrics_out_holds_the_final_counters_of_the_replay() {
+    let dir = tempdir("metrics-out");
+    let prom = dir.join("final.prom");
+    let o = run(motifd()
+        .args(["replay", "--quiet", "--metrics-out"])
+        .arg(&prom)
+        .arg(fixture("demo.csv")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&prom).unwrap();
+    let mut per_motif = std::collections::BTreeMap::<String, u64>::new();
+    for line in std::fs::read_to_string(golden("demo")).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *per_motif
+            .entry(v["motif"].as_str().unwrap().into())
+            .or_default() += 1;
+    }
+    for (motif, n) in per_motif {
+        let series = format!("dsfb_episodes_total{{motif=\"{motif}\"}} {n}\n");
+        assert!(text.contains(&series), "missing {series}");
+    }
+    let samples = std::fs::read_to_string(fixture("demo.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert!(text.contains(&format!("dsfb_samples_received_total {samples}\n")));
+    assert!(text.contains(&format!(
+        "dsfb_streaming_residuals_flushed_total {samples}\n"
+    )));
+    assert!(!text.contains("# EOF"), "classic format for a .prom name");
+    let om = dir.join("final.om");
+    let o = run(motifd()
+        .args(["replay", "--quiet", "--metrics-out"])
+        .arg(&om)
+        .arg(fixture("demo.csv")));
+    assert!(o.status.success());
+    assert!(std::fs::read_to_string(&om).unwrap().ends_with("# EOF\n"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn speed_paces_the_replay_by_event_time() {
+    let dir = tempdir("speed");
+    let input = dir.join("span.csv");
+    // 21 samples over 20 event seconds.
+    let mut text = String::from("t,class,channel,value\n");
+    for i in 0..=20 {
+        text.push_str(&format!("{i},cache_io,c,0.01\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let started = std::time::Instant::now();
+    let o = run(motifd()
+        .args(["replay", "--quiet", "--speed", "100"])
+        .arg(&input));
+    assert!(o.status.success());
+    // 20 event seconds at 100x cannot take less than 0.2 s of wall time.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    std::fs::remove_dir_all(dir).ok();
+}

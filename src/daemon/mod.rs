@@ -4,7 +4,7 @@ pub mod config;
 pub mod demo;
 mod engine_loop;
 mod episode_log;
-mod metrics;
+pub mod metrics;
 pub mod sources;
 
 use crate::error::Failure;
