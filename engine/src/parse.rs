@@ -170,7 +170,10 @@ impl RecordParser {
             return Err(RejectReason::NonFinite);
         }
         let class = self.class(class)?;
-        let channel = self.names.intern_bytes(channel).ok_or(RejectReason::InvalidUtf8)?;
+        let channel = self
+            .names
+            .intern_bytes(channel)
+            .ok_or(RejectReason::InvalidUtf8)?;
         Ok(Sample::new(t, class, channel, value))
     }
 

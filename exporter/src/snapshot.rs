@@ -32,8 +32,8 @@ pub struct Snapshot {
     pub reorder: ReorderStats,
     /// Channel (series key) tracking.
     pub channels: ChannelStats,
-    /// Samples waiting in the ingest channel between the reader and the engine
-    /// thread (`<ns>_ingest_channel_depth`); `None` omits the family.
+    /// Batches waiting in the ingest channel between the producers and the
+    /// engine thread (`<ns>_ingest_channel_depth`); `None` omits the family.
     pub ingest_channel_depth: Option<u64>,
     /// Wall-clock time from accepting a sample to the reorder buffer releasing
     /// it (`<ns>_ingest_to_flush_latency_seconds`); fill with

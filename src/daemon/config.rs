@@ -168,7 +168,7 @@ pub struct RunFlags {
     /// Batches buffered between producers and the engine [default: 64].
     #[arg(long, value_name = "N")]
     pub channel_capacity: Option<usize>,
-    /// Log level or RUST_LOG-style filter [default: info, or RUST_LOG].
+    /// Log level or RUST_LOG-style filter [default: info]; RUST_LOG, when set, wins.
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
 }

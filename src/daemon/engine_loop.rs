@@ -49,8 +49,9 @@ pub struct EngineLoop {
     pub metrics: MetricsFiller,
     /// Flush everything staged after this long without a sample.
     pub idle_flush: Duration,
-    /// The grammar before the last reload (to map batches parsed under it).
-    pub previous_grammar: Option<Arc<Grammar>>,
+    /// Every grammar in force before the current one, by generation (to map
+    /// batches parsed under it; reloads are rare, so this stays tiny).
+    pub past_grammars: Vec<(u64, Arc<Grammar>)>,
 }
 
 /// Episode sink of the engine thread: appends to the episode log.
@@ -102,6 +103,7 @@ impl EngineLoop {
             }
             if control.reload.swap(false, Ordering::AcqRel) {
                 if let Some(next) = self.reload(control, &grammar) {
+                    self.past_grammars.push((generation, Arc::clone(&grammar)));
                     grammar = next;
                     generation = self.grammar_cell.replace(Arc::clone(&grammar));
                     outcome.reloads += 1;
@@ -115,6 +117,7 @@ impl EngineLoop {
                 last_publish = Instant::now();
             }
             if control.stop.load(Ordering::Acquire) {
+                log::info!("stop signal received: draining");
                 break;
             }
         }
@@ -139,6 +142,7 @@ impl EngineLoop {
             }
         }
         let staged = self.pipeline.counters().staged;
+        self.with_sink(grammar, |p, sink| p.flush_staged(sink));
         let open: u64 = (0..grammar.motifs().len())
             .map(|m| self.pipeline.engine().stats(m as u16).open)
             .sum();
@@ -162,7 +166,11 @@ impl EngineLoop {
             });
         } else {
             // Parsed under an older grammar: map class ids by name.
-            let older = self.previous_grammar.clone();
+            let older = self
+                .past_grammars
+                .iter()
+                .find(|(g, _)| *g == batch.generation)
+                .map(|(_, g)| Arc::clone(g));
             let remapped: Vec<Result<Sample, RejectReason>> = batch
                 .samples
                 .iter()
@@ -202,7 +210,6 @@ impl EngineLoop {
             }
             Ok(next) => {
                 let next = Arc::new(next);
-                self.previous_grammar = Some(Arc::clone(current));
                 let grammar = Arc::clone(&next);
                 self.with_sink(current, |p, sink| p.replace_grammar(grammar, sink));
                 self.metrics.reset_motifs(&next);

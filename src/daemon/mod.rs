@@ -107,6 +107,19 @@ pub fn run_with(
         ),
         None => None,
     };
+    if let Some(path) = &config.textfile {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            return Err(Failure::new(format!(
+                "textfile {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
     let textfile = match &config.textfile {
         Some(path) => Some(
             TextfileWriter::start(
@@ -204,7 +217,7 @@ pub fn run_with(
         log,
         metrics: MetricsFiller::new(publisher, liveness.clone()),
         idle_flush: secs(config.idle_flush),
-        previous_grammar: None,
+        past_grammars: Vec::new(),
     };
     let control = Control {
         stop: Arc::clone(&stop),

@@ -59,7 +59,7 @@ const FLUSHED: Family = fam(
     None,
     "Samples moved from the reorder buffer into the canonical stream.",
 );
-const DROPPED: Family = fam("streaming_residuals_dropped_out_of_window", Counter, None, "Samples dropped because they arrived more than one reorder window behind the flushed frontier.");
+const DROPPED: Family = fam("streaming_residuals_dropped_out_of_window", Counter, None, "Samples dropped because they arrived behind the flushed frontier (earlier than a sample already released in order).");
 
 const OPEN: Family = fam(
     "episodes_open",
@@ -125,7 +125,7 @@ const DEPTH: Family = fam(
     "ingest_channel_depth",
     Gauge,
     None,
-    "Samples waiting in the channel between the input reader and the engine thread.",
+    "Batches of samples waiting in the channel between the producers and the engine thread.",
 );
 const TRACKED: Family = fam(
     "channels_tracked",
