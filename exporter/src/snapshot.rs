@@ -24,7 +24,7 @@ pub struct Snapshot {
     /// Samples rejected since start, by reason
     /// (`<ns>_samples_rejected_total{reason}`). The reasons are a closed set
     /// fixed by the daemon (e.g. `malformed`, `missing_field`, `non_finite`,
-    /// `unknown_class`, `channel_cap`, `line_too_long`, `invalid_utf8`); list
+    /// `unknown_class`, `line_too_long`, `invalid_utf8`); list
     /// every reason from the start, with 0, so the series exist before the
     /// first rejection.
     pub rejected: Vec<(String, u64)>,
@@ -137,6 +137,10 @@ pub struct ChannelStats {
     /// Channels whose state was evicted (idle or over the cap) since start
     /// (`<ns>_channels_evicted_total`).
     pub evicted_total: u64,
+    /// Samples refused because tracking their channel would exceed the
+    /// channel cap (`<ns>_channels_refused_total`). They had been released by
+    /// the reorder buffer, so they count in `flushed_total`, not as rejected.
+    pub refused_total: u64,
 }
 
 /// Build identification (`<ns>_build_info`, a gauge with value 1).

@@ -142,6 +142,7 @@ impl MetricsFiller {
             let e = engine.counters();
             snap.channels.tracked = e.channels_tracked;
             snap.channels.evicted_total = e.channels_evicted;
+            snap.channels.refused_total = e.refused_channel_cap;
             snap.ingest_channel_depth = Some(channel_depth as u64);
             from_hdr(
                 latency,

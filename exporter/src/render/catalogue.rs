@@ -139,6 +139,12 @@ const EVICTED: Family = fam(
     None,
     "Channels whose state was evicted.",
 );
+const REFUSED: Family = fam(
+    "channels_refused",
+    Counter,
+    None,
+    "Samples refused because they would have started tracking a channel beyond the channel cap.",
+);
 const SCRAPES: Family = fam(
     "scrapes",
     Counter,
@@ -245,6 +251,12 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         &EVICTED,
         "_total",
         Value::Int(s.channels.evicted_total),
+    );
+    scalar(
+        enc,
+        &REFUSED,
+        "_total",
+        Value::Int(s.channels.refused_total),
     );
     scalar(enc, &SCRAPES, "_total", Value::Int(x.scrapes_total));
     enc.family(&RENDER);
