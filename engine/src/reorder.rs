@@ -166,7 +166,17 @@ impl RadixHeap {
     #[inline]
     fn pop(&mut self) -> Option<Entry> {
         if self.head == self.equal.len() {
-            self.redistribute_lowest()?;
+            let i = self.lowest_bucket()?;
+            if self.buckets[i].len() == 1 {
+                // A lone entry (the common case in the lowest levels) is the
+                // minimum itself: take it without a round trip through `equal`.
+                let e = self.buckets[i].pop().expect("bucket of one");
+                self.vacate(i);
+                self.last = e.key;
+                self.len -= 1;
+                return Some(e);
+            }
+            self.redistribute(i);
         }
         let e = self.equal[self.head];
         self.head += 1;
@@ -178,19 +188,25 @@ impl RadixHeap {
         Some(e)
     }
 
-    /// Makes the lowest bucket's minimum the new `last` and spreads that bucket
-    /// over `equal` and the lower levels. Every one of those is empty, so each
-    /// receives entries in the order they had, which keeps arrival order within
-    /// equal keys. Entries elsewhere keep their bucket: the new `last` agrees with
-    /// the old one on every byte above the bucket's level, and on its digit.
-    fn redistribute_lowest(&mut self) -> Option<()> {
-        let i = self.lowest_bucket()?;
+    /// Marks bucket `i` empty.
+    #[inline]
+    fn vacate(&mut self, i: usize) {
         let (level, digit) = (i / DIGITS, i % DIGITS);
-        self.last = self.mins[i];
         self.occupied[level][digit / 64] &= !(1 << (digit % 64));
         if self.occupied[level].iter().all(|&w| w == 0) {
             self.levels &= !(1 << level);
         }
+    }
+
+    /// Makes the minimum of bucket `i`, the lowest non-empty one, the new `last`
+    /// and spreads that bucket over `equal` and the lower levels. Every one of
+    /// those is empty, so each receives entries in the order they had, which
+    /// keeps arrival order within equal keys. Entries elsewhere keep their
+    /// bucket: the new `last` agrees with the old one on every byte above the
+    /// bucket's level, and on its digit.
+    fn redistribute(&mut self, i: usize) {
+        self.last = self.mins[i];
+        self.vacate(i);
         let mut moving = std::mem::take(&mut self.buckets[i]);
         self.len -= moving.len();
         for e in moving.drain(..) {
@@ -198,7 +214,6 @@ impl RadixHeap {
         }
         moving.shrink_to(KEEP_CAPACITY);
         self.buckets[i] = moving;
-        Some(())
     }
 }
 
