@@ -5,11 +5,11 @@
 //! daemon's histogram buckets.
 //!
 //! Producers move through event time together: each sends its share in rounds
-//! of `ROUND` lines and waits at a barrier for the others before the next
+//! of `ROUND` lines (default 2,500) and waits at a barrier for the others before the next
 //! round, so no producer runs more than about two rounds ahead in event time
 //! (run the daemon with a window wider than that, see docs/performance.md).
 //!
-//! `cargo run --release --example tcp_feed -- INGEST_ADDR METRICS_ADDR FILE [PRODUCERS]`
+//! `cargo run --release --example tcp_feed -- INGEST_ADDR METRICS_ADDR FILE [PRODUCERS] [ROUND]`
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -40,6 +40,9 @@ fn quantile(text: &str, family: &str, q: f64) -> Option<String> {
         })
         .collect();
     let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
     buckets
         .iter()
         .find(|(_, c)| *c >= q * total)
@@ -49,9 +52,10 @@ fn quantile(text: &str, family: &str, q: f64) -> Option<String> {
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [ingest, metrics, file, rest @ ..] = args.as_slice() else {
-        panic!("usage: tcp_feed INGEST_ADDR METRICS_ADDR FILE [PRODUCERS]");
+        panic!("usage: tcp_feed INGEST_ADDR METRICS_ADDR FILE [PRODUCERS] [ROUND]");
     };
     let producers: usize = rest.first().map_or(4, |p| p.parse().expect("PRODUCERS"));
+    let round: usize = rest.get(1).map_or(2_500, |r| r.parse().expect("ROUND"));
     // Lives for the whole run; leaking it lets the sender threads borrow it.
     let data: &'static [u8] = Box::leak(std::fs::read(file)?.into_boxed_slice());
     // Each share is a list of lines (with their newline) into `data`.
@@ -64,10 +68,9 @@ fn main() -> std::io::Result<()> {
     }
     let before = value(&scrape(metrics)?, "dsfb_samples_received_total").unwrap_or(0.0) as u64;
     let started = Instant::now();
-    const ROUND: usize = 25_000;
     let rounds = shares
         .iter()
-        .map(|s| s.len().div_ceil(ROUND))
+        .map(|s| s.len().div_ceil(round))
         .max()
         .unwrap_or(0);
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(producers));
@@ -78,11 +81,11 @@ fn main() -> std::io::Result<()> {
             let barrier = std::sync::Arc::clone(&barrier);
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut s = TcpStream::connect(ingest)?;
-                let mut buf = Vec::with_capacity(ROUND * 48);
-                for round in 0..rounds {
-                    let end = ((round + 1) * ROUND).min(share.len());
+                let mut buf = Vec::with_capacity(round * 48);
+                for k in 0..rounds {
+                    let end = ((k + 1) * round).min(share.len());
                     buf.clear();
-                    for line in share.get(round * ROUND..end).unwrap_or(&[]) {
+                    for line in share.get(k * round..end).unwrap_or(&[]) {
                         buf.extend_from_slice(line);
                     }
                     s.write_all(&buf)?;
