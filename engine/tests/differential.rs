@@ -329,8 +329,10 @@ fn check_stream(grammar: &Arc<Grammar>, stream: &[Input], tally: &mut Tally) {
         let peak = expected_peak(samples, e.t_start, e.t_end, e.closed_by);
         assert_eq!(e.peak.to_bits(), peak.to_bits(), "peak of {e:?}");
         assert!((e.trust_sum - 1.0).abs() <= 1e-9, "trust_sum of {e:?}");
+        // Σ w ≥ w_k holds in exact arithmetic; the two are computed from
+        // separately maintained sums, so allow the same rounding slack as above.
         assert!(
-            e.trust_weight > 0.0 && e.trust_weight <= e.trust_sum,
+            e.trust_weight > 0.0 && e.trust_weight <= e.trust_sum + 1e-9,
             "trust_weight of {e:?}"
         );
 
