@@ -7,13 +7,42 @@
 
 use crate::sample::{ChannelId, ANONYMOUS, ANONYMOUS_NAME};
 use rustc_hash::FxHashMap;
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// One interned name. A single allocation is shared by the shared table (map
+/// key and id → name list) and every producer's cache, which keeps the
+/// per-channel cost of a name to one small allocation. It hashes and compares
+/// as its bytes, so maps of `Name` can be searched with a `&[u8]`.
+#[derive(Debug, Clone)]
+struct Name(Arc<str>);
+
+impl Borrow<[u8]> for Name {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes() == other.0.as_bytes()
+    }
+}
+
+impl Eq for Name {}
 
 /// The process-wide id ↔ name table. Ids are dense and assigned in first-seen order.
 #[derive(Debug)]
 pub struct Interner {
-    ids: FxHashMap<Box<str>, ChannelId>,
-    names: Vec<Box<str>>,
+    ids: FxHashMap<Name, ChannelId>,
+    names: Vec<Name>,
 }
 
 impl Default for Interner {
@@ -31,18 +60,24 @@ impl Default for Interner {
 impl Interner {
     /// Returns the id of `name`, assigning the next free one on first sight.
     pub fn intern(&mut self, name: &str) -> ChannelId {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
+        self.intern_shared(name).0
+    }
+
+    /// Like [`Interner::intern`], also handing out the shared name.
+    fn intern_shared(&mut self, name: &str) -> (ChannelId, Name) {
+        if let Some((key, &id)) = self.ids.get_key_value(name.as_bytes()) {
+            return (id, key.clone());
         }
         let id = ChannelId::try_from(self.names.len()).unwrap_or(ChannelId::MAX);
-        self.names.push(name.into());
-        self.ids.insert(name.into(), id);
-        id
+        let shared = Name(Arc::from(name));
+        self.names.push(shared.clone());
+        self.ids.insert(shared.clone(), id);
+        (id, shared)
     }
 
     /// Name of `id`; `"?"` for an id this table never issued.
     pub fn name(&self, id: ChannelId) -> &str {
-        self.names.get(id as usize).map_or("?", |n| n)
+        self.names.get(id as usize).map_or("?", |n| &n.0)
     }
 
     /// Number of distinct names interned (including `_anonymous_`).
@@ -80,8 +115,8 @@ impl ChannelNames {
 #[derive(Debug)]
 pub struct LocalInterner {
     shared: ChannelNames,
-    /// Keyed by bytes, so a known name is found without a UTF-8 check.
-    cache: FxHashMap<Box<[u8]>, ChannelId>,
+    /// Searched by bytes, so a known name is found without a UTF-8 check.
+    cache: FxHashMap<Name, ChannelId>,
 }
 
 impl LocalInterner {
@@ -96,8 +131,8 @@ impl LocalInterner {
             return Some(id);
         }
         let name = std::str::from_utf8(bytes).ok()?;
-        let id = self.shared.lock().intern(name);
-        self.cache.insert(bytes.into(), id);
+        let (id, shared) = self.shared.lock().intern_shared(name);
+        self.cache.insert(shared, id);
         Some(id)
     }
 
@@ -110,8 +145,8 @@ impl LocalInterner {
         if let Some(&id) = self.cache.get(name.as_bytes()) {
             return id;
         }
-        let id = self.shared.lock().intern(name);
-        self.cache.insert(name.as_bytes().into(), id);
+        let (id, shared) = self.shared.lock().intern_shared(name);
+        self.cache.insert(shared, id);
         id
     }
 
