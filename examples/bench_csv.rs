@@ -8,14 +8,6 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use std::io::{BufWriter, Write};
 
-const CLASSES: [&str; 5] = [
-    "plan_regression",
-    "cardinality",
-    "contention",
-    "cache_io",
-    "workload_phase",
-];
-
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let out = args
@@ -25,6 +17,8 @@ fn main() -> std::io::Result<()> {
         .next()
         .map_or(10_000_000, |s| s.parse().expect("SAMPLES"));
     let channels: u64 = args.next().map_or(1_000, |s| s.parse().expect("CHANNELS"));
+    // The five classes of the default grammar, in its order.
+    let classes = motifd_engine::Grammar::default().classes().to_vec();
     let mut rng = Pcg64::seed_from_u64(42);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
     writeln!(w, "t,class,channel,value")?;
@@ -39,7 +33,7 @@ fn main() -> std::io::Result<()> {
             w,
             "{},{},q{c},{}",
             t_buf.format(t),
-            CLASSES[(c % 5) as usize],
+            classes[(c % classes.len() as u64) as usize],
             v_buf.format(v)
         )?;
     }
