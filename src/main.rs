@@ -1,16 +1,9 @@
 //! `motifd`: streaming episode detection over residual samples.
 #![forbid(unsafe_code)]
 
-mod cli;
-mod daemon;
-mod error;
-mod generate;
-mod lines;
-mod replay;
-mod summary;
-
 use clap::Parser;
-use cli::{Cli, Command};
+use motifd::cli::{Cli, Command};
+use motifd::{daemon, error, generate, replay};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
