@@ -35,8 +35,8 @@ pub struct Slot {
     pub tie_peak: f64,
     /// The channel this slot tracks.
     pub channel: ChannelId,
-    prev: u32,
-    next: u32,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
 }
 
 impl Slot {
@@ -60,12 +60,12 @@ impl Slot {
 #[derive(Debug, Clone, Default)]
 pub struct ChannelTable {
     /// `slot_of[channel]`, or [`NONE`].
-    slot_of: Vec<u32>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    head: u32,
-    tail: u32,
-    live: usize,
+    pub(crate) slot_of: Vec<u32>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) free: Vec<u32>,
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+    pub(crate) live: usize,
 }
 
 impl ChannelTable {

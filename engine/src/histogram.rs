@@ -21,11 +21,11 @@ pub const LATENESS_BOUNDS: &[f64] = &[
 /// A histogram with fixed upper bounds (`le` semantics) and an implicit `+Inf`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedHistogram {
-    bounds: &'static [f64],
+    pub(crate) bounds: &'static [f64],
     /// Non-cumulative counts; `counts[bounds.len()]` is the `+Inf` overflow.
-    counts: Box<[u64]>,
-    sum: f64,
-    count: u64,
+    pub(crate) counts: Box<[u64]>,
+    pub(crate) sum: f64,
+    pub(crate) count: u64,
 }
 
 impl FixedHistogram {

@@ -75,6 +75,34 @@ impl Interner {
         (id, shared)
     }
 
+    /// A table holding `names` with ids in list order, as [`Interner::name`]
+    /// listed them (checkpoint restore). The first must be `_anonymous_`; a
+    /// duplicate would make two ids share a name, so it is refused.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let mut table = Self {
+            ids: FxHashMap::default(),
+            names: Vec::new(),
+        };
+        for (i, name) in names.into_iter().enumerate() {
+            if i == 0 && name != ANONYMOUS_NAME {
+                return Err(format!(
+                    "channel name 0 is {name:?}, not {ANONYMOUS_NAME:?}"
+                ));
+            }
+            if table.ids.contains_key(name.as_bytes()) {
+                return Err(format!("channel name {name:?} appears twice"));
+            }
+            if ChannelId::try_from(i).is_err() {
+                return Err("more channel names than ids".into());
+            }
+            table.intern(name);
+        }
+        if table.names.is_empty() {
+            return Err(format!("the channel names lack {ANONYMOUS_NAME:?}"));
+        }
+        Ok(table)
+    }
+
     /// Name of `id`; `"?"` for an id this table never issued.
     pub fn name(&self, id: ChannelId) -> &str {
         self.names.get(id as usize).map_or("?", |n| &n.0)
@@ -100,6 +128,11 @@ impl ChannelNames {
     /// append-only, so the data behind a poisoned lock is still consistent.
     pub fn lock(&self) -> MutexGuard<'_, Interner> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A handle on `table` (a restored one).
+    pub fn new(table: Interner) -> Self {
+        Self(Arc::new(Mutex::new(table)))
     }
 
     /// A producer-private cache in front of this table.

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod channels;
+pub mod checkpoint;
 pub mod dsfb;
 pub mod dwell;
 pub mod episode;

@@ -91,20 +91,20 @@ pub struct EngineCounters {
     pub refused_channel_cap: u64,
 }
 
-struct MotifState {
-    params: MotifParams,
-    channels: ChannelTable,
-    trust: TrustTable,
-    stats: MotifStats,
+pub(crate) struct MotifState {
+    pub(crate) params: MotifParams,
+    pub(crate) channels: ChannelTable,
+    pub(crate) trust: TrustTable,
+    pub(crate) stats: MotifStats,
 }
 
 /// The online engine. Feed it time-ordered samples ([`MotifEngine::process`]),
 /// then call [`MotifEngine::finish`] at end of stream.
 pub struct MotifEngine {
     grammar: Arc<Grammar>,
-    motifs: Vec<MotifState>,
+    pub(crate) motifs: Vec<MotifState>,
     limits: EngineLimits,
-    counters: EngineCounters,
+    pub(crate) counters: EngineCounters,
     /// `class_motifs[class_ranges[c].0 .. class_ranges[c].1]`: motifs of class `c`
     /// (a flat copy of the grammar's table, so the hot path touches no `Arc`).
     class_ranges: Vec<(u32, u32)>,

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 /// Reorder buffer and motif engine, fed sample by sample.
 pub struct Pipeline {
-    reorder: ReorderBuffer,
-    engine: MotifEngine,
-    received: u64,
-    rejected: RejectCounts,
+    pub(crate) reorder: ReorderBuffer,
+    pub(crate) engine: MotifEngine,
+    pub(crate) received: u64,
+    pub(crate) rejected: RejectCounts,
 }
 
 /// The ingest-side counters of a [`Pipeline`].

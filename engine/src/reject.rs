@@ -59,7 +59,7 @@ impl fmt::Display for RejectReason {
 
 /// Rejection counts by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RejectCounts([u64; RejectReason::COUNT]);
+pub struct RejectCounts(pub(crate) [u64; RejectReason::COUNT]);
 
 impl RejectCounts {
     /// Counts one rejection.

@@ -241,6 +241,41 @@ pub struct ReorderBuffer {
     counters: ReorderCounters,
 }
 
+/// Checkpoint support: the staged samples in release order, and a buffer
+/// rebuilt from them. A radix heap releases equal keys in arrival order
+/// whatever its internal layout, so pushing the staged samples back in release
+/// order gives a buffer that behaves exactly like the original from then on.
+impl ReorderBuffer {
+    pub(crate) fn staged_in_order(&self) -> Vec<Sample> {
+        let mut heap = self.heap.clone();
+        std::iter::from_fn(|| heap.pop().map(|e| e.sample())).collect()
+    }
+
+    /// Rebuilds a buffer. The caller has validated `staged` (finite, sorted,
+    /// at or above `frontier`).
+    pub(crate) fn restored(
+        window: f64,
+        newest: f64,
+        frontier: f64,
+        counters: ReorderCounters,
+        staged: &[Sample],
+    ) -> Self {
+        let mut rb = Self::new(window);
+        rb.newest = newest;
+        rb.frontier = frontier;
+        rb.counters = counters;
+        for s in staged {
+            rb.heap.push(Entry {
+                key: key_of(s.t),
+                value: s.value,
+                channel: s.channel,
+                class: s.class,
+            });
+        }
+        rb
+    }
+}
+
 impl ReorderBuffer {
     /// A buffer with `window` seconds of tolerance (0 = strictly in order).
     ///

@@ -26,8 +26,8 @@ pub const BLOCK: usize = 64;
 /// A Neumaier-compensated running sum.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CompensatedSum {
-    sum: f64,
-    compensation: f64,
+    pub(crate) sum: f64,
+    pub(crate) compensation: f64,
 }
 
 impl CompensatedSum {
@@ -63,14 +63,14 @@ impl CompensatedSum {
 #[derive(Debug, Clone, Default)]
 pub struct TrustTable {
     /// `raw[slot]`; `0.0` for a free slot, so sums may run over the whole table.
-    raw: Vec<f64>,
-    normaliser: CompensatedSum,
+    pub(crate) raw: Vec<f64>,
+    pub(crate) normaliser: CompensatedSum,
     /// `block_sums[b]`: running Σ of `raw[b*BLOCK .. (b+1)*BLOCK]`. Plain
     /// additions suffice: the block is re-summed exactly every `BLOCK` updates,
     /// so at most that many roundings accumulate.
-    block_sums: Vec<f64>,
+    pub(crate) block_sums: Vec<f64>,
     /// Updates to block `b` since it was last re-summed from `raw`.
-    block_updates: Vec<u32>,
+    pub(crate) block_updates: Vec<u32>,
 }
 
 /// The trust figures reported on a closed episode.

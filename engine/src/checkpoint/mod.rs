@@ -1,0 +1,345 @@
+//! Checkpoints: the pipeline's whole state in one self-checking file, so a
+//! restarted daemon continues open episodes, staged samples and counters
+//! exactly where the previous process stopped.
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! magic "MOTIFDCK" | version u32 | body length u64 | CRC-32 of body u32 | body
+//! body = fingerprint | meta | summary | channel names | pipeline state
+//! ```
+//!
+//! The fingerprint is a canonical text of everything that gives the state its
+//! meaning — the grammar, the reorder window and the engine limits. A
+//! checkpoint restores only into a pipeline configured identically; otherwise
+//! [`CheckpointError::ConfigChanged`] names the first difference. The summary
+//! repeats a few headline figures so a checkpoint can be inspected without
+//! the configuration that wrote it.
+//!
+//! Restoring is all or nothing: the header, the checksum and every structural
+//! invariant are checked before a single value is handed back.
+
+mod codec;
+mod state;
+
+pub use codec::CheckpointError;
+
+use crate::grammar::Grammar;
+use crate::intern::Interner;
+use crate::motif::EngineLimits;
+use crate::pipeline::Pipeline;
+use codec::{malformed, Reader, Writer};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// Format version written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"MOTIFDCK";
+const HEADER: usize = 8 + 4 + 8 + 4;
+
+/// The configuration a checkpoint belongs to, as canonical text: one
+/// `key=value` line per setting and per motif, floats in shortest
+/// round-trip form, so equal text means equal configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// The fingerprint of a pipeline built with these settings.
+    pub fn of(grammar: &Grammar, window: f64, limits: &EngineLimits) -> Self {
+        let mut text = String::new();
+        let f = |v: f64| ryu::Buffer::new().format(v).to_string();
+        let _ = writeln!(text, "window={}", f(window));
+        let ttl = limits.channel_ttl.map_or_else(|| "off".to_string(), f);
+        let _ = writeln!(text, "channel_ttl={ttl}");
+        let _ = writeln!(text, "max_channels={}", limits.max_channels);
+        for m in grammar.motifs() {
+            let p = &m.params;
+            let _ = writeln!(
+                text,
+                "motif={:?} class={:?} rho={} sigma0={} drift_threshold={} slew_threshold={} min_dwell_seconds={}",
+                m.name,
+                m.class,
+                f(p.rho),
+                f(p.sigma0),
+                f(p.drift_threshold),
+                f(p.slew_threshold),
+                f(p.min_dwell_seconds)
+            );
+        }
+        Self(text)
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A short hex digest (FNV-1a 64) for logs.
+    pub fn digest(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in self.0.as_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
+    /// The first difference from `now`, for the log line explaining why a
+    /// checkpoint was not restored.
+    pub fn difference(&self, now: &Fingerprint) -> String {
+        let (a, b) = (self.0.lines(), now.0.lines());
+        for pair in a.zip(b) {
+            if pair.0 != pair.1 {
+                return format!(
+                    "checkpoint has `{}`, configuration has `{}`",
+                    pair.0, pair.1
+                );
+            }
+        }
+        format!(
+            "checkpoint has {} settings and motifs, configuration has {}",
+            self.0.lines().count(),
+            now.0.lines().count()
+        )
+    }
+}
+
+/// What the daemon records beside the engine state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Meta {
+    /// Length of the episode log (bytes) when the checkpoint was taken, after
+    /// an fsync; `None` when there is no episode log file.
+    pub episode_log_len: Option<u64>,
+    /// Wall-clock time of writing, Unix seconds.
+    pub written_unix: f64,
+}
+
+/// Headline figures, readable without the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Records received so far (samples and rejected records).
+    pub received: u64,
+    /// Samples released to the engine.
+    pub flushed: u64,
+    /// Samples staged in the reorder buffer.
+    pub staged: u64,
+    /// Samples dropped below the frontier.
+    pub dropped_out_of_window: u64,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Largest event time released (the watermark).
+    pub frontier: f64,
+    /// Largest event time accepted.
+    pub newest: f64,
+    /// Episodes closed, all motifs.
+    pub episodes: u64,
+    /// Episodes open, all motifs.
+    pub open_episodes: u64,
+    /// (motif, channel) states tracked.
+    pub channels_tracked: u64,
+    /// Distinct channel names.
+    pub channel_names: u64,
+}
+
+impl Summary {
+    fn of(pipeline: &Pipeline, names: &Interner) -> Self {
+        let c = pipeline.counters();
+        let engine = pipeline.engine();
+        let motifs = engine.grammar().motifs().len();
+        let stats = (0..motifs).map(|m| engine.stats(m as crate::MotifId));
+        let (episodes, open) = stats.fold((0, 0), |(e, o), s| (e + s.episodes, o + s.open));
+        Self {
+            received: c.received,
+            flushed: c.flushed,
+            staged: c.staged,
+            dropped_out_of_window: c.dropped_out_of_window,
+            rejected: c.rejected.total(),
+            frontier: pipeline.reorder().frontier(),
+            newest: pipeline.reorder().newest(),
+            episodes,
+            open_episodes: open,
+            channels_tracked: engine.counters().channels_tracked,
+            channel_names: names.len() as u64,
+        }
+    }
+
+    fn put(&self, w: &mut Writer) {
+        for v in [
+            self.received,
+            self.flushed,
+            self.staged,
+            self.dropped_out_of_window,
+            self.rejected,
+        ] {
+            w.u64(v);
+        }
+        w.f64(self.frontier);
+        w.f64(self.newest);
+        for v in [
+            self.episodes,
+            self.open_episodes,
+            self.channels_tracked,
+            self.channel_names,
+        ] {
+            w.u64(v);
+        }
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            received: r.u64("summary")?,
+            flushed: r.u64("summary")?,
+            staged: r.u64("summary")?,
+            dropped_out_of_window: r.u64("summary")?,
+            rejected: r.u64("summary")?,
+            frontier: r.f64("summary")?,
+            newest: r.f64("summary")?,
+            episodes: r.u64("summary")?,
+            open_episodes: r.u64("summary")?,
+            channels_tracked: r.u64("summary")?,
+            channel_names: r.u64("summary")?,
+        })
+    }
+}
+
+/// Encodes `pipeline` and the channel names its ids refer to.
+pub fn encode(
+    pipeline: &Pipeline,
+    names: &Interner,
+    fingerprint: &Fingerprint,
+    meta: &Meta,
+) -> Vec<u8> {
+    let mut body = Writer::default();
+    body.str(fingerprint.as_str());
+    body.u64(meta.episode_log_len.unwrap_or(u64::MAX));
+    body.f64(meta.written_unix);
+    Summary::of(pipeline, names).put(&mut body);
+    body.len(names.len());
+    for id in 0..names.len() {
+        body.str(names.name(id as crate::ChannelId));
+    }
+    state::put_pipeline(&mut body, pipeline);
+
+    let mut out = Writer::default();
+    out.buf.extend_from_slice(MAGIC);
+    out.u32(FORMAT_VERSION);
+    out.len(body.buf.len());
+    out.u32(crc32fast::hash(&body.buf));
+    out.buf.extend_from_slice(&body.buf);
+    out.buf
+}
+
+/// A checkpoint's header fields, verified.
+struct Opened<'a> {
+    body: Reader<'a>,
+    fingerprint: Fingerprint,
+    meta: Meta,
+    summary: Summary,
+}
+
+fn open(bytes: &[u8]) -> Result<Opened<'_>, CheckpointError> {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(CheckpointError::NotACheckpoint);
+    }
+    if bytes.len() < HEADER {
+        return Err(CheckpointError::Truncated {
+            expected: HEADER as u64,
+            actual: bytes.len() as u64,
+        });
+    }
+    let mut header = Reader::new(&bytes[MAGIC.len()..HEADER]);
+    let version = header.u32("version")?;
+    if version != FORMAT_VERSION {
+        return Err(CheckpointError::UnsupportedVersion(version));
+    }
+    let body_len = header.u64("body length")?;
+    let stored = header.u32("checksum")?;
+    let actual = (bytes.len() - HEADER) as u64;
+    if actual != body_len {
+        return Err(if actual < body_len {
+            CheckpointError::Truncated {
+                expected: HEADER as u64 + body_len,
+                actual: bytes.len() as u64,
+            }
+        } else {
+            malformed(format!(
+                "{} bytes after the announced end",
+                actual - body_len
+            ))
+        });
+    }
+    let body = &bytes[HEADER..];
+    let computed = crc32fast::hash(body);
+    if computed != stored {
+        return Err(CheckpointError::ChecksumMismatch { stored, computed });
+    }
+    let mut body = Reader::new(body);
+    let fingerprint = Fingerprint(body.str("fingerprint")?.to_string());
+    let log_len = body.u64("episode log length")?;
+    let meta = Meta {
+        episode_log_len: (log_len != u64::MAX).then_some(log_len),
+        written_unix: body.f64("write time")?,
+    };
+    let summary = Summary::get(&mut body)?;
+    Ok(Opened {
+        body,
+        fingerprint,
+        meta,
+        summary,
+    })
+}
+
+/// Header, fingerprint, meta and summary of a checkpoint, verified against its
+/// checksum but without decoding the state.
+pub fn inspect(bytes: &[u8]) -> Result<(Fingerprint, Meta, Summary), CheckpointError> {
+    let opened = open(bytes)?;
+    Ok((opened.fingerprint, opened.meta, opened.summary))
+}
+
+/// A restored checkpoint.
+pub struct Restored {
+    /// The pipeline, exactly as it was.
+    pub pipeline: Pipeline,
+    /// The channel names, with the same ids.
+    pub names: Interner,
+    /// What the daemon recorded.
+    pub meta: Meta,
+    /// Headline figures.
+    pub summary: Summary,
+}
+
+/// Decodes a checkpoint into a pipeline configured with `grammar`, `window`
+/// and `limits`, which must match the checkpoint's fingerprint.
+pub fn decode(
+    bytes: &[u8],
+    grammar: Arc<Grammar>,
+    window: f64,
+    limits: EngineLimits,
+) -> Result<Restored, CheckpointError> {
+    let Opened {
+        mut body,
+        fingerprint,
+        meta,
+        summary,
+    } = open(bytes)?;
+    let now = Fingerprint::of(&grammar, window, &limits);
+    if fingerprint != now {
+        return Err(CheckpointError::ConfigChanged(fingerprint.difference(&now)));
+    }
+    let n = body.len("channel names", 8)?;
+    let mut list = Vec::with_capacity(n);
+    for _ in 0..n {
+        list.push(body.str("channel name")?);
+    }
+    let names = Interner::from_names(list.iter().copied()).map_err(malformed)?;
+    let pipeline = state::get_pipeline(&mut body, grammar, window, limits, names.len())?;
+    body.finish()?;
+    if Summary::of(&pipeline, &names) != summary {
+        return Err(malformed("the summary does not match the state"));
+    }
+    Ok(Restored {
+        pipeline,
+        names,
+        meta,
+        summary,
+    })
+}
