@@ -217,12 +217,12 @@ pub(super) fn seed(enc: &mut Encoder<'_>, s: &Snapshot) {
 pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_process: bool) {
     per_motif(enc, s, &OPEN, "", |m| Value::Int(m.open_episodes));
     enc.family(&DURATION);
-    for m in &s.motifs {
-        enc.histogram(&[("motif", &m.name)], &m.duration);
+    for (i, m) in s.motifs.iter().enumerate() {
+        enc.motif_histogram(i, &m.duration);
     }
     enc.family(&PEAK);
-    for m in &s.motifs {
-        enc.histogram(&[("motif", &m.name)], &m.peak);
+    for (i, m) in s.motifs.iter().enumerate() {
+        enc.motif_histogram(i, &m.peak);
     }
     scalar(enc, &RECEIVED, "_total", Value::Int(s.received_total));
     enc.family(&REJECTED);
@@ -296,9 +296,7 @@ fn per_motif(
     value: impl Fn(&crate::snapshot::MotifStats) -> Value,
 ) {
     enc.family(family);
-    for m in &s.motifs {
-        enc.sample(suffix, &[("motif", &m.name)], value(m));
-    }
+    enc.motif_samples(suffix, s.motifs.iter().map(value));
 }
 
 fn scalar(enc: &mut Encoder<'_>, family: &Family, suffix: &str, value: Value) {

@@ -48,6 +48,15 @@ pub(crate) struct Encoder<'a> {
     le_bounds: &'static [f64],
     le_text: Vec<u8>,
     le_ends: Vec<usize>,
+    /// `motif="<escaped name>"` of every motif (`motif_text[motif_ends[i-1]..motif_ends[i]]`):
+    /// each motif's label is written by five families and every bucket line
+    /// of two histograms, so it is escaped once per exposition.
+    motif_text: Vec<u8>,
+    motif_ends: Vec<usize>,
+    /// Label sets of the current sample, spelled (`k="v",...`).
+    spelled: Vec<u8>,
+    /// Sample name (family name + suffix) of the lines being written.
+    head: Vec<u8>,
 }
 
 impl<'a> Encoder<'a> {
@@ -60,6 +69,22 @@ impl<'a> Encoder<'a> {
             le_bounds: &[],
             le_text: Vec::new(),
             le_ends: Vec::new(),
+            motif_text: Vec::new(),
+            motif_ends: Vec::new(),
+            spelled: Vec::new(),
+            head: Vec::with_capacity(96),
+        }
+    }
+
+    /// Spells the `motif` label of each name, in order, for
+    /// [`Self::motif_samples`] and [`Self::motif_histogram`].
+    pub fn spell_motifs<'n>(&mut self, names: impl ExactSizeIterator<Item = &'n str>) {
+        self.motif_text.clear();
+        self.motif_ends.clear();
+        self.motif_ends.reserve(names.len());
+        for name in names {
+            spell_label(&mut self.motif_text, "motif", name);
+            self.motif_ends.push(self.motif_text.len());
         }
     }
 
@@ -121,30 +146,57 @@ impl<'a> Encoder<'a> {
 
     /// Writes a sample of the current family: name + `suffix`, `labels`,
     /// and the value.
-    #[inline]
     pub fn sample(&mut self, suffix: &str, labels: &[(&str, &str)], value: Value) {
-        self.start_line(suffix);
-        self.labels(labels, None);
-        self.finish_line(value);
+        self.set_head(suffix);
+        spell_labels(&mut self.spelled, labels);
+        write_line(self.out, &self.head, &self.spelled, None, value);
+    }
+
+    /// One sample per motif, in the order given to [`Self::spell_motifs`],
+    /// each labelled with its motif only.
+    pub fn motif_samples(&mut self, suffix: &str, values: impl Iterator<Item = Value>) {
+        self.set_head(suffix);
+        let mut start = 0;
+        for (&end, value) in self.motif_ends.iter().zip(values) {
+            let motif = &self.motif_text[start..end];
+            write_line(self.out, &self.head, motif, None, value);
+            start = end;
+        }
     }
 
     /// Writes `_bucket` (one per bound, then `+Inf`), `_sum` and `_count` of
     /// the current histogram family.
     pub fn histogram(&mut self, labels: &[(&str, &str)], h: &HistogramSnapshot) {
+        let mut spelled = std::mem::take(&mut self.spelled);
+        spell_labels(&mut spelled, labels);
+        self.spelled_histogram(&spelled, h);
+        self.spelled = spelled;
+    }
+
+    /// [`Self::histogram`] labelled with motif `i` only.
+    pub fn motif_histogram(&mut self, i: usize, h: &HistogramSnapshot) {
+        let start = if i == 0 { 0 } else { self.motif_ends[i - 1] };
+        let motif = std::mem::take(&mut self.motif_text);
+        self.spelled_histogram(&motif[start..self.motif_ends[i]], h);
+        self.motif_text = motif;
+    }
+
+    fn spelled_histogram(&mut self, labels: &[u8], h: &HistogramSnapshot) {
         if !std::ptr::eq(self.le_bounds, h.bounds) || self.le_ends.len() != h.bounds.len() + 1 {
             self.spell_bounds(h.bounds);
         }
+        self.set_head("_bucket");
         let mut start = 0;
-        for i in 0..=h.bounds.len() {
-            let end = self.le_ends[i];
-            self.start_line("_bucket");
-            self.labels(labels, Some((start, end)));
+        for (i, &end) in self.le_ends.iter().enumerate() {
             let count = h.cumulative.get(i).copied().unwrap_or(h.count);
-            self.finish_line(Value::Int(count));
+            let le = &self.le_text[start..end];
+            write_line(self.out, &self.head, labels, Some(le), Value::Int(count));
             start = end;
         }
-        self.sample("_sum", labels, Value::Float(h.sum));
-        self.sample("_count", labels, Value::Int(h.count));
+        self.set_head("_sum");
+        write_line(self.out, &self.head, labels, None, Value::Float(h.sum));
+        self.set_head("_count");
+        write_line(self.out, &self.head, labels, None, Value::Int(h.count));
     }
 
     /// Caches the `le` spellings of `bounds` followed by `+Inf`.
@@ -158,47 +210,11 @@ impl<'a> Encoder<'a> {
         }
     }
 
-    #[inline]
-    fn start_line(&mut self, suffix: &str) {
-        self.out.extend_from_slice(&self.name);
-        self.out.extend_from_slice(suffix.as_bytes());
-    }
-
-    #[inline]
-    /// Writes the label set; `le` is a byte range of `le_text`.
-    fn labels(&mut self, labels: &[(&str, &str)], le: Option<(usize, usize)>) {
-        if labels.is_empty() && le.is_none() {
-            return;
-        }
-        self.out.push(b'{');
-        for (i, (name, value)) in labels.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            self.out.extend_from_slice(name.as_bytes());
-            self.out.extend_from_slice(b"=\"");
-            escape::label_value(self.out, value);
-            self.out.push(b'"');
-        }
-        if let Some((start, end)) = le {
-            if !labels.is_empty() {
-                self.out.push(b',');
-            }
-            self.out.extend_from_slice(b"le=\"");
-            self.out.extend_from_slice(&self.le_text[start..end]);
-            self.out.push(b'"');
-        }
-        self.out.push(b'}');
-    }
-
-    #[inline]
-    fn finish_line(&mut self, value: Value) {
-        self.out.push(b' ');
-        match value {
-            Value::Int(v) => number::write_u64(self.out, v),
-            Value::Float(v) => number::write_f64(self.out, v),
-        }
-        self.out.push(b'\n');
+    /// Sets the sample name of the lines that follow: family name + `suffix`.
+    fn set_head(&mut self, suffix: &str) {
+        self.head.clear();
+        self.head.extend_from_slice(&self.name);
+        self.head.extend_from_slice(suffix.as_bytes());
     }
 
     /// Ends the exposition (`# EOF` in OpenMetrics; nothing in classic).
@@ -206,5 +222,57 @@ impl<'a> Encoder<'a> {
         if self.format == Format::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");
         }
+    }
+}
+
+/// Appends one sample line: `head` (the sample name), the spelled `labels`
+/// and `le` bound (either may be absent), and the value.
+#[inline]
+fn write_line(out: &mut Vec<u8>, head: &[u8], labels: &[u8], le: Option<&[u8]>, value: Value) {
+    // One reservation per line (64 covers the punctuation and any number), so
+    // the pieces below never grow the buffer.
+    out.reserve(head.len() + labels.len() + le.map_or(0, <[u8]>::len) + 64);
+    out.extend_from_slice(head);
+    match le {
+        Some(le) => {
+            out.push(b'{');
+            if !labels.is_empty() {
+                out.extend_from_slice(labels);
+                out.push(b',');
+            }
+            out.extend_from_slice(b"le=\"");
+            out.extend_from_slice(le);
+            out.extend_from_slice(b"\"} ");
+        }
+        None if labels.is_empty() => out.push(b' '),
+        None => {
+            out.push(b'{');
+            out.extend_from_slice(labels);
+            out.extend_from_slice(b"} ");
+        }
+    }
+    match value {
+        Value::Int(v) => number::write_u64(out, v),
+        Value::Float(v) => number::write_f64(out, v),
+    }
+    out.push(b'\n');
+}
+
+/// Appends `name="<escaped value>"`.
+fn spell_label(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"=\"");
+    escape::label_value(out, value);
+    out.push(b'"');
+}
+
+/// Replaces `out` with the comma-separated spelling of `labels`.
+fn spell_labels(out: &mut Vec<u8>, labels: &[(&str, &str)]) {
+    out.clear();
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        spell_label(out, name, value);
     }
 }

@@ -138,6 +138,7 @@ pub fn render(
     out: &mut Vec<u8>,
 ) {
     let mut enc = encoder::Encoder::new(out, format, options.namespace.as_str());
+    enc.spell_motifs(snapshot.motifs.iter().map(|m| m.name.as_str()));
     catalogue::seed(&mut enc, snapshot);
     if options.families == Families::All {
         catalogue::rest(&mut enc, snapshot, stats, options.process_metrics);

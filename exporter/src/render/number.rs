@@ -15,11 +15,13 @@ pub fn write_u64(out: &mut Vec<u8>, v: u64) {
 }
 
 /// Appends a float value: `NaN`, `+Inf`, `-Inf`, or the shortest string that
-/// parses back to exactly `v`.
+/// parses back to exactly `v`, spelled as `ryu` spells it.
 #[inline]
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        if !write_short_decimal(out, v) {
+            out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        }
     } else if v.is_nan() {
         out.extend_from_slice(b"NaN");
     } else if v > 0.0 {
@@ -27,6 +29,84 @@ pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     } else {
         out.extend_from_slice(b"-Inf");
     }
+}
+
+/// Powers of ten that are exact in `f64` (all up to 10^22 are).
+const POW10: [f64; 19] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18,
+];
+
+/// Spells `v` when its shortest round-trip form is a short decimal (the usual
+/// case for metric values: integers, and input readings with a few decimals),
+/// without `ryu`. `ryu` removes one or two digits per step from a 17-digit
+/// candidate, so a value like `2.5` costs it ~15 steps; here it costs a few
+/// multiply–divide checks. Returns false (nothing written) for anything else,
+/// which the caller then hands to `ryu`; the output is byte-identical to
+/// `ryu`'s (tests compare the two on millions of values).
+///
+/// Why it is exact: for `a = |v|` and `k` decimals, `n = round(a · 10^k)`.
+/// The string `n / 10^k` parses back to the correctly rounded value of the
+/// exact rational n / 10^k, and IEEE division of the exact `n` (< 2^50) by the
+/// exact `10^k` rounds that same rational the same way, so
+/// `n as f64 / 10^k == a` holds exactly when the string round-trips. With
+/// `a · 10^k < 2^50` the reals that round to `a`, scaled by 10^k, span less
+/// than 1/4, so at most one integer `n` round-trips for a given `k`, and the
+/// floating-point product is within 1/16 of the exact one, so `round` finds it.
+/// The smallest such `k` gives the fewest significant digits, which is what
+/// `ryu` picks; 10^-4 ≤ a < 2^50 keeps its spelling in plain decimal
+/// notation (`ryu` switches to exponents below 10^-5 and from 10^16).
+#[inline]
+fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
+    let a = v.abs();
+    if a == 0.0 {
+        out.extend_from_slice(if v.is_sign_negative() {
+            b"-0.0"
+        } else {
+            b"0.0"
+        });
+        return true;
+    }
+    if !(1e-4..1.125_899_906_842_624e15).contains(&a) {
+        return false;
+    }
+    // Largest k with a · 10^k < 2^50 guaranteed: a < 2^(e+1), so 10^k ≤
+    // 2^(49-e) suffices; 1233 / 4096 is just under log10(2).
+    let e = ((a.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    let k_top = (((49 - e) * 1233) >> 12) as usize;
+    let round_trips = |k: usize| {
+        // Adding 1/2 and truncating rounds to nearest here: the candidate is
+        // within 5/16 of the product and the sum is off by at most 1/16
+        // (`f64::round` is a library call on baseline x86-64).
+        let n = (a * POW10[k] + 0.5) as i64;
+        (n as f64 / POW10[k] == a).then_some(n.unsigned_abs())
+    };
+    // Long values (up to 17 digits) are decided by one check.
+    if round_trips(k_top).is_none() {
+        return false;
+    }
+    let Some((k, n)) = (0..=k_top).find_map(|k| round_trips(k).map(|n| (k, n))) else {
+        return false;
+    };
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n).as_bytes();
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    if k == 0 {
+        out.extend_from_slice(digits);
+        out.extend_from_slice(b".0");
+    } else if digits.len() > k {
+        let (int, frac) = digits.split_at(digits.len() - k);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', k - digits.len()));
+        out.extend_from_slice(digits);
+    }
+    true
 }
 
 /// Appends the canonical `le` spelling of a bucket bound.
@@ -156,6 +236,81 @@ mod tests {
                 assert_eq!(le(*b).parse::<f64>().unwrap(), *b);
             }
         }
+    }
+
+    /// xorshift64*: a fixed-seed stream for the comparisons below.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+
+    fn ryu(v: f64) -> String {
+        ryu::Buffer::new().format_finite(v).to_owned()
+    }
+
+    fn short(v: f64) -> Option<String> {
+        let mut out = Vec::new();
+        write_short_decimal(&mut out, v).then(|| String::from_utf8(out).unwrap())
+    }
+
+    fn same_as_ryu(v: f64) {
+        assert_eq!(val(v), ryu(v), "bits {:#018x}", v.to_bits());
+    }
+
+    #[test]
+    fn short_decimals_spell_exactly_as_ryu() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut hits = 0;
+        for _ in 0..300_000 {
+            // n / 10^k for n of 1 to 17 digits and k up to 20, and each
+            // value's neighbours, which usually need all 17 digits.
+            let digits = 1 + rng.next() % 17;
+            let n = rng.next() % 10u64.pow(digits as u32);
+            let k = (rng.next() % 21) as i32;
+            let v = n as f64 / 10f64.powi(k);
+            for w in [v, -v, v.next_up(), v.next_down()] {
+                same_as_ryu(w);
+                hits += usize::from(short(w).is_some());
+            }
+            // Arbitrary bit patterns.
+            let w = f64::from_bits(rng.next());
+            if w.is_finite() {
+                same_as_ryu(w);
+            }
+        }
+        // The fast path must actually be taken for most of the decimals.
+        assert!(hits > 300_000, "fast path taken only {hits} times");
+    }
+
+    #[test]
+    fn short_decimal_edges_spell_exactly_as_ryu() {
+        let mut edges = vec![0.0, -0.0, 1e-4, 1e-5, 0.1 + 0.2, 1.0 / 3.0, 5e-324];
+        for e in -20..=60 {
+            edges.push(2f64.powi(e));
+        }
+        for k in 0..=22 {
+            edges.push(10f64.powi(k));
+            edges.push(10f64.powi(-k));
+            edges.push(9.5 * 10f64.powi(k - 1));
+        }
+        for v in edges {
+            for w in [v, v.next_up(), v.next_down()] {
+                same_as_ryu(w);
+                same_as_ryu(-w);
+            }
+        }
+        // Integers up to 2^50 take the fast path.
+        for n in [1u64, 7, 10, 123_456, (1 << 50) - 1] {
+            assert_eq!(short(n as f64), Some(format!("{n}.0")));
+        }
+        assert_eq!(short(0.9975).as_deref(), Some("0.9975"));
+        assert_eq!(short(-0.0025).as_deref(), Some("-0.0025"));
+        assert_eq!(short(0.1 + 0.2), None);
     }
 
     #[test]
