@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{Header, Request, Response, StatusCode};
 
 use super::negotiate::{accepts_gzip, format_for};
+use super::route::{route, Route};
 use crate::liveness::Liveness;
 use crate::publish::SnapshotHandle;
 use crate::render::{render, RenderOptions};
@@ -37,14 +38,12 @@ type Body = Response<Cursor<Vec<u8>>>;
 /// Answers one request. I/O errors (the client went away) are ignored: the
 /// connection is gone either way and the server keeps serving.
 pub(crate) fn handle(shared: &Shared, scratch: &mut Scratch, request: Request) {
-    let path = request.url().split('?').next().unwrap_or("");
-    let is_read = matches!(request.method(), Method::Get | Method::Head);
-    let response = match (path, is_read) {
-        ("/metrics" | "/healthz" | "/", false) => method_not_allowed(),
-        ("/metrics", true) => metrics(shared, scratch, &request),
-        ("/healthz", true) => healthz(&shared.liveness),
-        ("/", true) => text(200, "text/html; charset=utf-8", INDEX_HTML),
-        _ => text(404, "text/plain; charset=utf-8", "not found\n"),
+    let response = match route(request.method().as_str(), request.url()) {
+        Route::MethodNotAllowed => method_not_allowed(),
+        Route::Metrics => metrics(shared, scratch, &request),
+        Route::Healthz => healthz(&shared.liveness),
+        Route::Index => text(200, "text/html; charset=utf-8", INDEX_HTML),
+        Route::NotFound => text(404, "text/plain; charset=utf-8", "not found\n"),
     };
     let _ = request.respond(response);
 }

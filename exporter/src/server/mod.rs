@@ -10,6 +10,7 @@
 mod front;
 mod handler;
 pub mod negotiate;
+pub mod route;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
