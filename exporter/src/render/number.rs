@@ -88,24 +88,35 @@ fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
     let Some((k, n)) = (0..=k_top).find_map(|k| round_trips(k).map(|n| (k, n))) else {
         return false;
     };
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(n).as_bytes();
-    if v < 0.0 {
-        out.push(b'-');
-    }
+    // Spelled right to left into a stack buffer, then copied in one piece:
+    // the digits of n with the point k places from the right, zeros up to
+    // the point and one before it when n has no more than k digits, and
+    // ".0" after an integer.
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
     if k == 0 {
-        out.extend_from_slice(digits);
-        out.extend_from_slice(b".0");
-    } else if digits.len() > k {
-        let (int, frac) = digits.split_at(digits.len() - k);
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
-    } else {
-        out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat_n(b'0', k - digits.len()));
-        out.extend_from_slice(digits);
+        i -= 2;
+        buf[i..].copy_from_slice(b".0");
     }
+    let (mut rest, mut placed) = (n, 0);
+    loop {
+        if placed == k && k > 0 {
+            i -= 1;
+            buf[i] = b'.';
+        }
+        i -= 1;
+        buf[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        placed += 1;
+        if rest == 0 && placed > k {
+            break;
+        }
+    }
+    if v < 0.0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    out.extend_from_slice(&buf[i..]);
     true
 }
 
