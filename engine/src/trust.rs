@@ -18,10 +18,19 @@
 //! replacement as `S`, and re-summed exactly from the raw weights after every
 //! [`BLOCK`] updates to it (amortised O(1) per sample). A close adds the block
 //! sums — O(channels / 64) instead of O(channels), which is what keeps frequent
-//! closes over many channels cheap.
+//! closes over many channels cheap. A plain running sum carries the rounding of
+//! the largest values it held since its last re-sum, which swamps what is left
+//! when a weight that dominated it collapses by many orders of magnitude (a huge
+//! residual). So every binary order of magnitude a block sum loses in one update
+//! counts as [`BINADE_CHARGE`] updates towards its next re-sum, and a sum that
+//! reaches zero is re-summed at once: between two re-sums a block sum never falls
+//! below 2^-8 of what it held since the last one.
 
 /// Slots per cached block sum.
 pub const BLOCK: usize = 64;
+
+/// Updates a block sum is charged per binary order of magnitude it loses.
+pub const BINADE_CHARGE: u32 = 8;
 
 /// A Neumaier-compensated running sum.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -66,10 +75,13 @@ pub struct TrustTable {
     pub(crate) raw: Vec<f64>,
     pub(crate) normaliser: CompensatedSum,
     /// `block_sums[b]`: running Σ of `raw[b*BLOCK .. (b+1)*BLOCK]`. Plain
-    /// additions suffice: the block is re-summed exactly every `BLOCK` updates,
-    /// so at most that many roundings accumulate.
+    /// additions suffice: the block is re-summed exactly after at most `BLOCK`
+    /// updates and before it loses 8 binary orders of magnitude, so at most
+    /// that many roundings, each relative to at most 2^8 times the sum,
+    /// accumulate.
     pub(crate) block_sums: Vec<f64>,
-    /// Updates to block `b` since it was last re-summed from `raw`.
+    /// Updates to block `b` since it was last re-summed from `raw`, each
+    /// binary order of magnitude lost counting [`BINADE_CHARGE`] more.
     pub(crate) block_updates: Vec<u32>,
 }
 
@@ -94,6 +106,21 @@ pub fn raw_weight(sigma0: f64, ema: f64) -> f64 {
     }
 }
 
+/// Binary orders of magnitude a block sum lost from `before` to `after`; enough
+/// to force a re-sum if it reached zero or below, which for a sum of
+/// non-negative weights only rounding can do.
+#[inline]
+fn binades_lost(before: f64, after: f64) -> u32 {
+    if after >= before {
+        0
+    } else if !(after > 0.0) {
+        BLOCK as u32
+    } else {
+        // Both positive and finite: the exponent field orders them.
+        ((before.to_bits() >> 52) - (after.to_bits() >> 52)) as u32
+    }
+}
+
 impl TrustTable {
     /// Makes room for `slot` (new slots hold no weight).
     pub fn ensure(&mut self, slot: usize) {
@@ -112,13 +139,15 @@ impl TrustTable {
         self.normaliser.add(raw);
         self.normaliser.add(-old);
         let block = slot / BLOCK;
-        self.block_updates[block] += 1;
+        let before = self.block_sums[block];
+        let after = before + (raw - old);
+        self.block_updates[block] += 1 + BINADE_CHARGE * binades_lost(before, after);
         if self.block_updates[block] as usize >= BLOCK {
             self.block_updates[block] = 0;
             let end = ((block + 1) * BLOCK).min(self.raw.len());
             self.block_sums[block] = CompensatedSum::of(&self.raw[block * BLOCK..end]);
         } else {
-            self.block_sums[block] += raw - old;
+            self.block_sums[block] = after;
         }
     }
 
@@ -181,6 +210,24 @@ mod tests {
         t.set(1, 10.0);
         t.normaliser.add(10.0); // a weight counted twice
         assert_eq!(t.at_close(0).sum, 20.0 / 30.0);
+    }
+
+    #[test]
+    fn block_sums_follow_a_weight_collapsing_by_orders_of_magnitude() {
+        for factor in [1.5, 1e3, 1e30] {
+            let mut t = TrustTable::default();
+            t.ensure(0);
+            let mut w = 20.0;
+            while w > 1e-300 {
+                t.set(0, w);
+                let fresh = t.fresh_sum();
+                assert!(
+                    (fresh - w).abs() <= 1e-12 * w,
+                    "factor {factor}: block sum {fresh} for a weight of {w}"
+                );
+                w /= factor;
+            }
+        }
     }
 
     #[test]
