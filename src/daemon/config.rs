@@ -173,6 +173,13 @@ pub struct RunFlags {
     pub log_level: Option<String>,
 }
 
+/// Longest wall-clock interval accepted, seconds (about 31 years).
+pub const MAX_INTERVAL_SECONDS: f64 = 1e9;
+
+/// Most batches the producer → engine channel may buffer: its slots are
+/// allocated when the daemon starts.
+pub const MAX_CHANNEL_CAPACITY: usize = 65_536;
+
 fn bad(key: &str, rule: &str, got: impl std::fmt::Display) -> Failure {
     Failure::new(format!("config: {key} {rule}, got {got}"))
 }
@@ -194,7 +201,18 @@ fn addr(key: &str, text: &str) -> Result<Option<SocketAddr>, Failure> {
 pub fn read_file(path: &Path) -> Result<FileConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| Failure::new(format!("{}: config: {e}", path.display())))
+    parse(&text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+}
+
+/// Parses a config file's text into its keys (no merge, no file system).
+pub fn parse(text: &str) -> Result<FileConfig, Failure> {
+    toml::from_str(text).map_err(|e| Failure::new(format!("config: {e}")))
+}
+
+/// A config file's text over the defaults, validated: what `--config` with no
+/// other flag gives.
+pub fn from_toml(text: &str) -> Result<Config, Failure> {
+    merge(parse(text)?, &RunFlags::default())
 }
 
 /// Defaults, then the file, then the flags; validated.
@@ -298,6 +316,22 @@ fn validate(c: &Config) -> Result<(), Failure> {
         if v == 0 {
             return Err(bad(key, "must be at least 1", v));
         }
+    }
+    // These become `Duration`s at start, which cannot hold any float.
+    let intervals = [
+        ("idle_flush", c.idle_flush),
+        ("textfile_interval", c.textfile_interval),
+        ("fsync_interval", c.fsync_interval),
+    ];
+    for (key, v) in intervals {
+        if v > MAX_INTERVAL_SECONDS {
+            let rule = format!("must be at most {MAX_INTERVAL_SECONDS:e} seconds");
+            return Err(bad(key, &rule, v));
+        }
+    }
+    if c.channel_capacity > MAX_CHANNEL_CAPACITY {
+        let rule = format!("must be at most {MAX_CHANNEL_CAPACITY}");
+        return Err(bad("channel_capacity", &rule, c.channel_capacity));
     }
     motifd_exporter::Namespace::new(&c.namespace).map_err(|_| {
         bad(
