@@ -131,6 +131,19 @@ impl Daemon {
         (d, stdin)
     }
 
+    /// `motifd run ARGS...` started through `sh -c "SETUP && exec motifd run
+    /// ARGS..."`, stdin closed: SETUP sets process limits (`ulimit ...`) that the
+    /// daemon then runs under. The child is the daemon itself (`exec`).
+    pub fn run_in_shell(setup: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("{setup} && exec \"$0\" run \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_motifd"))
+            .args(args)
+            .stdin(Stdio::null());
+        Self::spawn(cmd)
+    }
+
     /// Spawns `cmd` (stdout discarded unless the caller set it) and waits for the
     /// startup log line, from which it parses the bound addresses.
     pub fn spawn(mut cmd: Command) -> Self {
@@ -275,6 +288,38 @@ impl Daemon {
         })
     }
 
+    /// A field of `/proc/PID/status` (the number before any unit).
+    pub fn status_field(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc/PID/status"))
+    }
+
+    /// Threads of the daemon now.
+    pub fn threads(&self) -> u64 {
+        self.status_field("Threads")
+    }
+
+    /// Resident set of the daemon now, bytes.
+    pub fn rss(&self) -> u64 {
+        self.status_field("VmRSS") * 1024
+    }
+
+    /// Soft limit `name` (a row of `/proc/PID/limits`, e.g. `Max file size`) of
+    /// the daemon; None when unlimited.
+    pub fn soft_limit(&self, name: &str) -> Option<u64> {
+        soft_limit(&format!("/proc/{}/limits", self.pid()), name)
+    }
+
+    /// Polls `/metrics` until the series `key` is there (the engine thread
+    /// publishes its first snapshot a moment after the startup line).
+    pub fn wait_for_series(&self, key: &str) -> Metrics {
+        self.wait_metrics(STARTUP, &format!("series {key}"), |m| m.get(key).is_some())
+    }
+
     /// VmHWM (peak resident set) of the daemon, bytes.
     pub fn peak_rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
@@ -298,6 +343,51 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Soft and hard value of row `name` of a `/proc/PID/limits` file (None =
+/// unlimited).
+fn limits_row(path: &str, name: &str) -> (Option<u64>, Option<u64>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let row = text
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .unwrap_or_else(|| panic!("no {name:?} in {path}"));
+    let mut fields = row.split_whitespace().map(|v| v.parse().ok());
+    (fields.next().flatten(), fields.next().flatten())
+}
+
+fn soft_limit(path: &str, name: &str) -> Option<u64> {
+    limits_row(path, name).0
+}
+
+/// Makes sure this test process may hold `wanted` open files, raising its soft
+/// limit with `prlimit(1)` up to the hard limit if needed (the daemons it
+/// starts inherit the limit). Returns the soft limit in force afterwards.
+pub fn raise_open_files(wanted: u64) -> u64 {
+    let (soft, hard) = limits_row("/proc/self/limits", "Max open files");
+    let (soft, hard) = (soft.unwrap_or(u64::MAX), hard.unwrap_or(u64::MAX));
+    if soft >= wanted {
+        return soft;
+    }
+    let target = wanted.min(hard);
+    let raised = Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!(
+            "--nofile={target}:{}",
+            if hard == u64::MAX {
+                "unlimited".into()
+            } else {
+                hard.to_string()
+            }
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    let now = soft_limit("/proc/self/limits", "Max open files").unwrap_or(u64::MAX);
+    if !raised {
+        eprintln!("prlimit could not raise the open-file limit from {soft}; it stays {now}");
+    }
+    now
 }
 
 fn parse_after(line: &str, start: &str, end: &str) -> Option<SocketAddr> {
@@ -409,6 +499,18 @@ impl Metrics {
         self.value(&format!(
             "dsfb_samples_rejected_total{{reason=\"{reason}\"}}"
         )) as u64
+    }
+    pub fn episode_log_errors(&self) -> u64 {
+        self.value("dsfb_episode_log_write_errors_total") as u64
+    }
+    pub fn textfile_writes(&self) -> u64 {
+        self.value("dsfb_textfile_writes_total") as u64
+    }
+    pub fn textfile_errors(&self) -> u64 {
+        self.value("dsfb_textfile_write_errors_total") as u64
+    }
+    pub fn producers_refused(&self) -> u64 {
+        self.value("dsfb_ingest_producers_refused_total") as u64
     }
     pub fn episodes(&self, motif: &str) -> Option<u64> {
         self.get(&format!("dsfb_episodes_total{{motif=\"{motif}\"}}"))

@@ -13,6 +13,10 @@
 //! - closes it after `idle_timeout` without a byte from the client;
 //! - gives up writing to it after `write_timeout` (a client that stops
 //!   reading);
+//! - never lets such a client hold up the rendering workers: responses are
+//!   taken from tiny_http at once into a small per-connection queue, and a
+//!   client that leaves more than [`UNREAD_LIMIT`] bytes of them unread (it
+//!   pipelines requests and reads nothing) is disconnected on the spot;
 //! - counts it against `max_connections`; beyond the cap it answers
 //!   `503 Service Unavailable` (with `Retry-After`) and closes, so a flood of
 //!   idle sockets cannot lock out the scrapers already connected.
@@ -25,10 +29,10 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -201,24 +205,79 @@ fn admit(
     }
 }
 
+/// Size of one relayed chunk.
+const CHUNK: usize = 16 * 1024;
+/// Response bytes queued for a client beyond what the kernel buffers hold.
+/// A scraper reads each response before asking for the next, so it never
+/// comes near this; 128 connections at the cap hold 32 MiB at most.
+const UNREAD_LIMIT: usize = 16 * CHUNK;
+
 /// Copies bytes both ways until either side closes or times out, then closes
-/// both. The client→server direction runs on this thread; the other on a
-/// helper thread joined before returning.
+/// both. The client→server direction runs on this thread. Responses are read
+/// from tiny_http by a second thread into a bounded queue and written to the
+/// client by a third, so a tiny_http worker writing a response never waits
+/// on a client that does not read: a full queue disconnects the client.
 fn relay(client: TcpStream, server: UnixStream) {
-    let (Ok(client_w), Ok(server_r)) = (client.try_clone(), server.try_clone()) else {
+    let (Ok(client_w), Ok(client_k), Ok(server_r)) =
+        (client.try_clone(), client.try_clone(), server.try_clone())
+    else {
+        return;
+    };
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(UNREAD_LIMIT / CHUNK);
+    let Ok(writer) = thread::Builder::new()
+        .name("motifd-scrape-conn".into())
+        .spawn(move || {
+            for chunk in rx {
+                if (&client_w).write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = client_w.shutdown(Shutdown::Both);
+        })
+    else {
         return;
     };
     let back = thread::Builder::new()
         .name("motifd-scrape-conn".into())
-        .spawn(move || {
-            copy(server_r, &client_w);
-            let _ = client_w.shutdown(Shutdown::Both);
-        });
-    copy(&client, &server);
+        .spawn(move || take_responses(&server_r, &tx, &client_k));
+    if back.is_ok() {
+        copy(&client, &server);
+    }
     let _ = server.shutdown(Shutdown::Both);
     let _ = client.shutdown(Shutdown::Both);
     if let Ok(h) = back {
         let _ = h.join();
+    }
+    let _ = writer.join();
+}
+
+/// Moves tiny_http's responses into the client's queue without ever waiting
+/// for the client. If the queue is full the client is not reading: both
+/// sides are closed, which also ends the writer's pending write at once.
+fn take_responses(server: &UnixStream, queue: &SyncSender<Vec<u8>>, client: &TcpStream) {
+    let mut buf = [0u8; CHUNK];
+    loop {
+        let n = match (&*server).read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        match queue.try_send(buf[..n].to_vec()) {
+            Ok(()) => {}
+            // The writer gave up (write timeout, client gone).
+            Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(_)) => {
+                eprintln!(
+                    "motifd-exporter: closing a scrape connection from {}: more than {} KiB of responses left unread",
+                    client
+                        .peer_addr()
+                        .map_or_else(|_| "?".into(), |a| a.to_string()),
+                    UNREAD_LIMIT >> 10
+                );
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+                return;
+            }
+        }
     }
 }
 
@@ -240,17 +299,80 @@ fn copy(mut from: impl Read, mut to: impl Write) {
 
 const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n";
 
-/// Answers refused connections: read what the client sent (briefly, so the
-/// close does not reset the connection before the client reads the answer),
-/// send 503, close.
+/// How long a refused connection is given to send its request, and then to
+/// close its end after the answer.
+const REJECT_GRACE: Duration = Duration::from_millis(100);
+/// Refused connections being answered at once; more wait in the channel.
+const REJECT_PENDING: usize = 256;
+
+/// A refused connection being answered.
+struct Refused {
+    stream: TcpStream,
+    since: Instant,
+    answered: bool,
+}
+
+impl Refused {
+    fn new(stream: TcpStream) -> Option<Self> {
+        stream.set_nonblocking(true).ok()?;
+        Some(Self {
+            stream,
+            since: Instant::now(),
+            answered: false,
+        })
+    }
+}
+
+/// Answers refused connections: read what the client sent (so the close does
+/// not reset the connection before the client reads the answer), send 503,
+/// wait for the client to close, close. Each step waits at most
+/// [`REJECT_GRACE`]. The sockets are non-blocking and polled together, so a
+/// flood of idle connections (which never send a request) costs each its
+/// grace period, not the scrapers queued behind it.
 fn reject_loop(rx: mpsc::Receiver<TcpStream>) {
-    for mut stream in rx {
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-        let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
-        let mut buf = [0u8; 4096];
-        let _ = stream.read(&mut buf);
-        let _ = stream.write_all(REJECT_RESPONSE);
-        let _ = stream.shutdown(Shutdown::Write);
-        let _ = stream.read(&mut buf);
+    let mut pending: Vec<Refused> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let next = if pending.is_empty() {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else if pending.len() < REJECT_PENDING {
+            rx.recv_timeout(Duration::from_millis(5))
+        } else {
+            thread::sleep(Duration::from_millis(5));
+            Err(RecvTimeoutError::Timeout)
+        };
+        match next {
+            Ok(stream) => {
+                pending.extend(Refused::new(stream));
+                while pending.len() < REJECT_PENDING {
+                    let Ok(stream) = rx.try_recv() else { break };
+                    pending.extend(Refused::new(stream));
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) if pending.is_empty() => return,
+            Err(_) => {}
+        }
+        pending.retain_mut(|r| {
+            let closed = match (&r.stream).read(&mut buf) {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if r.since.elapsed() < REJECT_GRACE {
+                        return true;
+                    }
+                    false
+                }
+                Err(_) => return false,
+            };
+            if r.answered {
+                return !closed && r.since.elapsed() < REJECT_GRACE;
+            }
+            // A few hundred bytes always fit an empty send buffer.
+            let _ = (&r.stream).write_all(REJECT_RESPONSE);
+            let _ = r.stream.shutdown(Shutdown::Write);
+            r.answered = true;
+            r.since = Instant::now();
+            !closed
+        });
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP scrape server: `GET|HEAD /metrics`, `/healthz`, `/`.
 //!
 //! Threads: `motifd-scrape-accept` (public listener, see the `front` module for why
-//! connections pass through our own layer), one `motifd-scrape-conn` pair per
+//! connections pass through our own layer), three `motifd-scrape-conn` per
 //! connection, `motifd-scrape-reject` (503 beyond the connection cap),
 //! tiny_http's own accept/connection threads on a private Unix socket, and
 //! `workers` × `motifd-scrape-N` that render and answer requests in arrival
