@@ -6,7 +6,9 @@
 //! rename itself survives a crash. node_exporter only reads `*.prom`, so it
 //! never sees the temporary file; a reader sees the old file or the new one,
 //! never a partial one. Failures are counted and logged to stderr, never
-//! fatal: metrics must not take the daemon down.
+//! fatal: metrics must not take the daemon down. The writer keeps trying at
+//! every interval, and logs once when a write succeeds again after failures
+//! (the directory came back, the disk has room again).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -131,9 +133,10 @@ fn run(
     stop: &mpsc::Receiver<()>,
 ) {
     let mut buf = Vec::with_capacity(16 * 1024);
+    let mut failing = 0;
     let mut next = Instant::now();
     loop {
-        write_once(config, snapshots, counters, &mut buf);
+        write_once(config, snapshots, counters, &mut buf, &mut failing);
         next += config.interval;
         match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -141,7 +144,7 @@ fn run(
             Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    write_once(config, snapshots, counters, &mut buf);
+    write_once(config, snapshots, counters, &mut buf, &mut failing);
 }
 
 fn write_once(
@@ -149,6 +152,7 @@ fn write_once(
     snapshots: &SnapshotHandle,
     counters: &ExporterCounters,
     buf: &mut Vec<u8>,
+    failing: &mut u64,
 ) {
     buf.clear();
     let snapshot = snapshots.load();
@@ -160,8 +164,18 @@ fn write_once(
         buf,
     );
     let ok = match write_atomic(&config.path, buf) {
-        Ok(()) => true,
+        Ok(()) => {
+            if *failing > 0 {
+                eprintln!(
+                    "motifd-exporter: textfile {} written again after {failing} failed writes",
+                    config.path.display()
+                );
+                *failing = 0;
+            }
+            true
+        }
         Err(e) => {
+            *failing += 1;
             eprintln!(
                 "motifd-exporter: writing textfile {}: {e}",
                 config.path.display()
