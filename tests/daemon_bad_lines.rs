@@ -2,7 +2,9 @@
 //! reason, the good lines around it (and the connection) keep going, a line cut
 //! by a disconnect is rejected, and the daemon keeps serving `/metrics`,
 //! `/healthz` and new producers afterwards. The episodes equal `motifd replay` of
-//! the good lines alone.
+//! the good lines alone. Producers cut mid-line in every way (mid-field,
+//! mid-JSON, inside a UTF-8 sequence, after a bare CR) while another streams lose
+//! only the cut line; the other's connection and lines are untouched.
 
 mod common;
 
@@ -177,4 +179,99 @@ fn a_smaller_max_line_from_the_config_file_applies_to_tcp_producers() {
     m.assert_conserved();
     assert_eq!(m.rejected_for("line_too_long"), 1, "{}", m.summary());
     assert_eq!(m.rejected(), 1);
+}
+
+/// Ways a producer's last line can be cut by its disconnect.
+const CUTS: [&[u8]; 6] = [
+    b"1700000100.0,cache_io,cut,0.5", // whole but for its newline
+    b"1700000100.0,cach",
+    b"{\"t\":1700000100.0,\"class\":\"cache_io\"",
+    b"1700000100.0,cache_io,cut-\xc3", // inside a UTF-8 sequence
+    b"1700000100.0,cache_io,cut,0.5\r",
+    b"1",
+];
+
+#[test]
+fn producers_cut_mid_line_lose_only_that_line_and_do_not_disturb_a_concurrent_producer() {
+    // A window longer than the fixture: nothing can fall behind the frontier,
+    // however the producers interleave.
+    let daemon = Daemon::run(&[
+        "--ingest-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--window",
+        "100000",
+    ]);
+    let good = csv_records("demo.csv");
+    const LINES_BEFORE_CUT: usize = 50;
+
+    // The steady producer streams the whole fixture on one connection while
+    // the others connect, send whole lines, and drop mid-line.
+    let addr = daemon.ingest_addr();
+    let feed = good.clone();
+    let steady = std::thread::spawn(move || {
+        let mut conn = connect(addr);
+        for piece in feed.chunks(feed.len() / 20 + 1) {
+            let text: String = piece.iter().map(|r| format!("{r}\n")).collect();
+            conn.write_all(text.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        conn
+    });
+    for (k, cut) in CUTS.iter().enumerate() {
+        let mut conn = connect(addr);
+        let mut text = Vec::new();
+        for i in 0..LINES_BEFORE_CUT {
+            writeln!(text, "{}.{i:02},cache_io,cut-{k},0.01", 1_700_000_000 + k).unwrap();
+        }
+        text.extend_from_slice(cut);
+        conn.write_all(&text).unwrap();
+        conn.shutdown(Shutdown::Write).unwrap();
+        drop(conn);
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    let steady_conn = steady.join().unwrap();
+
+    let total = (good.len() + CUTS.len() * (LINES_BEFORE_CUT + 1)) as u64;
+    let m = daemon.wait_metrics(
+        Duration::from_secs(30),
+        "every line of every producer",
+        |m| m.received() == total,
+    );
+    m.assert_conserved();
+    assert_eq!(
+        m.rejected_for("malformed"),
+        CUTS.len() as u64,
+        "{}",
+        m.summary()
+    );
+    assert_eq!(
+        m.rejected(),
+        CUTS.len() as u64,
+        "only the cut lines: {}",
+        m.summary()
+    );
+    assert_eq!(m.dropped(), 0);
+    daemon.wait_for_log("closed in the middle of a line", Duration::from_secs(10));
+    let logged = daemon
+        .stderr()
+        .matches("connection closed in the middle of a line")
+        .count();
+    assert_eq!(logged, CUTS.len(), "{}", daemon.stderr());
+
+    // The steady producer's connection is still open and still ingests.
+    let mut steady_conn = steady_conn;
+    writeln!(steady_conn, "1700000900.5,cache_io,cach-1,0.01").unwrap();
+    daemon.wait_metrics(
+        Duration::from_secs(30),
+        "the steady producer's next line",
+        |m| m.received() == total + 1,
+    );
+    println!(
+        "{} producers cut mid-line ({} whole lines before each ingested, the cut one rejected as malformed) beside a steady producer of {} lines",
+        CUTS.len(),
+        LINES_BEFORE_CUT,
+        good.len()
+    );
 }

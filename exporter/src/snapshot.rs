@@ -35,6 +35,14 @@ pub struct Snapshot {
     /// Batches waiting in the ingest channel between the producers and the
     /// engine thread (`<ns>_ingest_channel_depth`); `None` omits the family.
     pub ingest_channel_depth: Option<u64>,
+    /// TCP producer connections closed at once because the producer cap was
+    /// reached (`<ns>_ingest_producers_refused_total`); `None` omits the
+    /// family (no TCP listener).
+    pub ingest_producers_refused_total: Option<u64>,
+    /// Failed writes and fsyncs of the episode log
+    /// (`<ns>_episode_log_write_errors_total`); `None` omits the family (no
+    /// episode log).
+    pub episode_log_write_errors_total: Option<u64>,
     /// Wall-clock time from accepting a sample to the reorder buffer releasing
     /// it (`<ns>_ingest_to_flush_latency_seconds`); fill with
     /// [`crate::histogram::from_hdr`].
@@ -173,6 +181,8 @@ impl Default for Snapshot {
             reorder: ReorderStats::default(),
             channels: ChannelStats::default(),
             ingest_channel_depth: None,
+            ingest_producers_refused_total: None,
+            episode_log_write_errors_total: None,
             ingest_to_flush_latency: HistogramSnapshot::empty(INGEST_TO_FLUSH_BOUNDS_SECONDS),
             build: BuildInfo::default(),
             process: None,

@@ -2,15 +2,19 @@
 //!
 //! Each episode is formatted into a buffer and written with one `write_all`, so
 //! the file only ever holds whole lines followed by whatever a crash cut short of
-//! the last one; it is fsynced on a timer and at shutdown. Write errors are
-//! counted and logged, never fatal: the engine keeps running and the metrics
-//! keep flowing.
+//! the last one; it is fsynced on a timer and at shutdown. Write errors (a full
+//! disk, the file-size limit) are counted (`dsfb_episode_log_write_errors_total`)
+//! and logged, never fatal: the engine keeps running and the metrics keep
+//! flowing. A write that failed part-way is cut back off the file, so a line
+//! written once space is available again does not land after half a line.
 
 use motifd_engine::intern::Interner;
 use motifd_engine::{Episode, Grammar};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 enum Target {
@@ -27,8 +31,8 @@ pub struct EpisodeLog {
     sync_every: Duration,
     /// Episodes written.
     pub written: u64,
-    /// Write or sync errors.
-    pub errors: u64,
+    /// Write or sync errors (shared with the metrics).
+    errors: Arc<AtomicU64>,
 }
 
 impl EpisodeLog {
@@ -46,8 +50,13 @@ impl EpisodeLog {
             last_sync: Instant::now(),
             sync_every,
             written: 0,
-            errors: 0,
+            errors: Arc::default(),
         })
+    }
+
+    /// The live count of write and sync errors, for the metrics.
+    pub fn error_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.errors)
     }
 
     /// Appends one episode.
@@ -55,7 +64,7 @@ impl EpisodeLog {
         self.line.clear();
         e.write_json(grammar, names, &mut self.line);
         let result = match &mut self.target {
-            Target::File(f) => f.write_all(&self.line),
+            Target::File(f) => append_whole(f, &self.line),
             Target::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(&self.line).and_then(|()| out.flush())
@@ -89,13 +98,28 @@ impl EpisodeLog {
     }
 
     fn fail(&mut self, what: &str, err: &io::Error) {
-        self.errors += 1;
+        let errors = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
         // First error, then every 1000th: enough to notice, not enough to flood.
-        if self.errors == 1 || self.errors % 1000 == 0 {
-            log::error!(
-                "episode log: {what} failed ({} errors so far): {err}",
-                self.errors
-            );
+        if errors == 1 || errors % 1000 == 0 {
+            log::error!("episode log: {what} failed ({errors} errors so far): {err}");
         }
     }
+}
+
+/// Appends `line` to `f` (opened for appending). If the write fails after part
+/// of the line reached the file (ENOSPC or EFBIG part-way), the file is cut back
+/// to its length before the write.
+fn append_whole(f: &mut File, line: &[u8]) -> io::Result<()> {
+    let before = f.metadata().map(|m| m.len());
+    let result = f.write_all(line);
+    if let (Err(_), Ok(before)) = (&result, before) {
+        if let Ok(now) = f.metadata().map(|m| m.len()) {
+            if now > before {
+                // Shrinking never exceeds a size limit; if it fails too, the
+                // original error is still the one reported.
+                let _ = f.set_len(before);
+            }
+        }
+    }
+    result
 }

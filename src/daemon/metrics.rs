@@ -9,6 +9,8 @@ use motifd_exporter::{
 };
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Every this many samples one is timed from arrival to release.
@@ -48,6 +50,11 @@ pub struct MetricsFiller {
     seen: u64,
     /// Idle flushes so far (logged at shutdown).
     pub idle_flushes: u64,
+    /// Episode-log write errors, counted by the log (None: no episode log).
+    pub episode_log_errors: Option<Arc<AtomicU64>>,
+    /// Producers refused at `max_producers`, counted by the TCP listener
+    /// (None: no listener).
+    pub producers_refused: Option<Arc<AtomicU64>>,
 }
 
 impl MetricsFiller {
@@ -63,6 +70,8 @@ impl MetricsFiller {
             probes: BinaryHeap::new(),
             seen: 0,
             idle_flushes: 0,
+            episode_log_errors: None,
+            producers_refused: None,
         }
     }
 
@@ -106,6 +115,9 @@ impl MetricsFiller {
         let reorder = pipeline.reorder();
         let engine = pipeline.engine();
         let (build, latency) = (&self.build, &self.latency);
+        let load = |c: &Option<Arc<AtomicU64>>| c.as_ref().map(|c| c.load(Ordering::Relaxed));
+        let episode_log_errors = load(&self.episode_log_errors);
+        let producers_refused = load(&self.producers_refused);
         publisher.publish_with(|snap| {
             snap.motifs.truncate(grammar.motifs().len());
             for (i, spec) in grammar.motifs().iter().enumerate() {
@@ -144,6 +156,8 @@ impl MetricsFiller {
             snap.channels.evicted_total = e.channels_evicted;
             snap.channels.refused_total = e.refused_channel_cap;
             snap.ingest_channel_depth = Some(channel_depth as u64);
+            snap.ingest_producers_refused_total = producers_refused;
+            snap.episode_log_write_errors_total = episode_log_errors;
             from_hdr(
                 latency,
                 HdrUnit::Microseconds,

@@ -78,6 +78,14 @@ pub fn run_with(
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
         .map_err(|e| Failure::new(format!("cannot install a signal handler: {e}")))?;
+    // Past the file-size limit (RLIMIT_FSIZE) the kernel sends SIGXFSZ, which
+    // kills by default. Caught, the write just fails with EFBIG, and the episode
+    // log counts it like any other write error.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .map_err(|e| Failure::new(format!("cannot install a signal handler: {e}")))?;
 
     let log = match &config.episodes_out {
         Some(path) => Some(
@@ -165,11 +173,13 @@ pub fn run_with(
                 .map_err(|e| Failure::new(format!("cannot start a source thread: {e}")))?;
         threads.push(thread);
     }
+    let mut producers_refused = None;
     let ingest_addr = match config.ingest_listen {
         Some(addr) => {
             let tcp = sources::spawn_tcp(addr, config.max_producers, ctx.clone())
                 .map_err(|e| Failure::new(format!("ingest_listen {addr}: {e}")))?;
             threads.push(tcp.thread);
+            producers_refused = Some(tcp.refused);
             Some(tcp.local_addr)
         }
         None => None,
@@ -210,12 +220,15 @@ pub fn run_with(
     };
     let publisher =
         (server.is_some() || textfile.is_some()).then(|| SnapshotPublisher::new(handle.clone()));
+    let mut metrics = MetricsFiller::new(publisher, liveness.clone());
+    metrics.episode_log_errors = log.as_ref().map(EpisodeLog::error_counter);
+    metrics.producers_refused = producers_refused;
     let mut engine = EngineLoop {
         pipeline: Pipeline::new(Arc::clone(&grammar), config.window, limits),
         grammar_cell,
         names,
         log,
-        metrics: MetricsFiller::new(publisher, liveness.clone()),
+        metrics,
         idle_flush: secs(config.idle_flush),
         past_grammars: Vec::new(),
     };

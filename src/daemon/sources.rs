@@ -302,6 +302,8 @@ pub struct TcpSource {
     pub local_addr: SocketAddr,
     /// The accept thread.
     pub thread: JoinHandle<()>,
+    /// Connections closed at once because `max_producers` were connected.
+    pub refused: Arc<AtomicU64>,
 }
 
 /// Binds `addr` and starts accepting producers.
@@ -313,24 +315,42 @@ pub fn spawn_tcp(
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
+    let refused = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&refused);
     let thread = thread::Builder::new()
         .name("motifd-ingest".into())
-        .spawn(move || accept_loop(&listener, max_producers, &ctx))?;
-    Ok(TcpSource { local_addr, thread })
+        .spawn(move || accept_loop(&listener, max_producers, &ctx, &counter))?;
+    Ok(TcpSource {
+        local_addr,
+        thread,
+        refused,
+    })
 }
 
-fn accept_loop(listener: &TcpListener, max_producers: usize, ctx: &SourceContext) {
+fn accept_loop(
+    listener: &TcpListener,
+    max_producers: usize,
+    ctx: &SourceContext,
+    refused: &AtomicU64,
+) {
     let live = Arc::new(AtomicUsize::new(0));
     let mut connections: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id = 0u64;
+    let mut last_refusal_log: Option<Instant> = None;
     while !ctx.stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 connections.retain(|h| !h.is_finished());
                 if live.load(Ordering::Acquire) >= max_producers {
-                    log::warn!(
-                        "ingest: refusing {peer}: {max_producers} producers connected already"
-                    );
+                    let total = refused.fetch_add(1, Ordering::Relaxed) + 1;
+                    // A flood of connections must not flood the log: one line
+                    // at most every ten seconds, with the running total.
+                    if last_refusal_log.is_none_or(|t| t.elapsed() >= RejectLog::EVERY) {
+                        log::warn!(
+                            "ingest: refusing {peer}: {max_producers} producers connected already ({total} refused so far, see dsfb_ingest_producers_refused_total)"
+                        );
+                        last_refusal_log = Some(Instant::now());
+                    }
                     drop(stream);
                     continue;
                 }

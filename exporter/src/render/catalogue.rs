@@ -79,6 +79,12 @@ const PEAK: Family = fam(
     None,
     "Absolute peak of closed episodes per motif.",
 );
+const LOG_ERRORS: Family = fam(
+    "episode_log_write_errors",
+    Counter,
+    None,
+    "Failed writes and fsyncs of the episode log; each failed write is an episode missing from the log.",
+);
 const RECEIVED: Family = fam(
     "samples_received",
     Counter,
@@ -126,6 +132,12 @@ const DEPTH: Family = fam(
     Gauge,
     None,
     "Batches of samples waiting in the channel between the producers and the engine thread.",
+);
+const PRODUCERS_REFUSED: Family = fam(
+    "ingest_producers_refused",
+    Counter,
+    None,
+    "TCP producer connections closed at once because the producer cap was reached.",
 );
 const TRACKED: Family = fam(
     "channels_tracked",
@@ -224,6 +236,9 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
     for (i, m) in s.motifs.iter().enumerate() {
         enc.motif_histogram(i, &m.peak);
     }
+    if let Some(errors) = s.episode_log_write_errors_total {
+        scalar(enc, &LOG_ERRORS, "_total", Value::Int(errors));
+    }
     scalar(enc, &RECEIVED, "_total", Value::Int(s.received_total));
     enc.family(&REJECTED);
     for (reason, n) in &s.rejected {
@@ -244,6 +259,9 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
     enc.histogram(&[], &s.ingest_to_flush_latency);
     if let Some(depth) = s.ingest_channel_depth {
         scalar(enc, &DEPTH, "", Value::Int(depth));
+    }
+    if let Some(refused) = s.ingest_producers_refused_total {
+        scalar(enc, &PRODUCERS_REFUSED, "_total", Value::Int(refused));
     }
     scalar(enc, &TRACKED, "", Value::Int(s.channels.tracked));
     scalar(

@@ -77,6 +77,8 @@ pub fn busy_snapshot() -> Snapshot {
             .map(|(i, r)| (r.to_string(), (i as u64) * 3))
             .collect(),
         ingest_channel_depth: Some(17),
+        ingest_producers_refused_total: Some(5),
+        episode_log_write_errors_total: Some(2),
         build: BuildInfo {
             version: "0.1.0".into(),
             git_commit: "0123456789abcdef0123456789abcdef01234567".into(),
