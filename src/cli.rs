@@ -22,6 +22,19 @@ pub enum Command {
     Run(crate::daemon::config::RunFlags),
     /// Write the seeded fixture streams (and nothing else) into a directory.
     GenerateFixtures(GenerateArgs),
+    /// Check a checkpoint file and print what it holds.
+    Checkpoint(CheckpointArgs),
+}
+
+/// `motifd checkpoint`.
+#[derive(Debug, clap::Args)]
+pub struct CheckpointArgs {
+    /// The checkpoint file (`checkpoint` in the daemon's configuration).
+    #[arg(value_name = "FILE")]
+    pub path: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Input record format.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod daemon;
 pub mod error;
 pub mod generate;
+pub mod inspect;
 pub mod lines;
 pub mod replay;
 pub mod summary;

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use motifd::cli::{Cli, Command};
-use motifd::{daemon, error, generate, replay};
+use motifd::{daemon, error, generate, inspect, replay};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Run(flags)) => daemon::run(&flags),
+        Some(Command::Checkpoint(args)) => inspect::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {

@@ -52,6 +52,9 @@ pub struct Snapshot {
     /// Process metrics (`process_*`); `None` omits them (non-Linux).
     /// Fill with [`crate::process::ProcessStats::read`].
     pub process: Option<crate::process::ProcessStats>,
+    /// Checkpoint outcomes (`<ns>_checkpoint_*`); `None` omits the families
+    /// (no checkpoint configured).
+    pub checkpoint: Option<CheckpointStats>,
 }
 
 /// Per-motif episode statistics.
@@ -186,6 +189,25 @@ impl Default for Snapshot {
             ingest_to_flush_latency: HistogramSnapshot::empty(INGEST_TO_FLUSH_BOUNDS_SECONDS),
             build: BuildInfo::default(),
             process: None,
+            checkpoint: None,
         }
     }
+}
+
+/// Checkpoint outcomes of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckpointStats {
+    /// Checkpoints written.
+    pub writes_total: u64,
+    /// Checkpoint writes that failed (the previous checkpoint stayed).
+    pub write_errors_total: u64,
+    /// Periodic checkpoints skipped because the previous one was still being
+    /// written.
+    pub skipped_total: u64,
+    /// Unix time of the last checkpoint written; NaN before the first.
+    pub last_success_timestamp_seconds: f64,
+    /// Size of the last checkpoint written, bytes.
+    pub size_bytes: u64,
+    /// Whether this process started from a restored checkpoint.
+    pub restored: bool,
 }

@@ -61,6 +61,11 @@ pub struct Config {
     pub fsync_interval: f64,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace` or a RUST_LOG spec).
     pub log_level: String,
+    /// Checkpoint file: restored at start, written every `checkpoint_interval`
+    /// and at shutdown (None: no checkpoints).
+    pub checkpoint: Option<PathBuf>,
+    /// Seconds between checkpoints.
+    pub checkpoint_interval: f64,
 }
 
 impl Default for Config {
@@ -85,6 +90,8 @@ impl Default for Config {
             max_line: 1 << 20,
             fsync_interval: 1.0,
             log_level: "info".into(),
+            checkpoint: None,
+            checkpoint_interval: 60.0,
         }
     }
 }
@@ -114,6 +121,8 @@ pub struct FileConfig {
     max_line: Option<usize>,
     fsync_interval: Option<f64>,
     log_level: Option<String>,
+    checkpoint: Option<PathBuf>,
+    checkpoint_interval: Option<f64>,
 }
 
 /// Flag values given on the command line (None: not given).
@@ -171,6 +180,14 @@ pub struct RunFlags {
     /// Log level or RUST_LOG-style filter [default: info]; RUST_LOG, when set, wins.
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Checkpoint file: restored at start when it matches the configuration,
+    /// written periodically and at SIGTERM/SIGINT (open episodes then continue
+    /// after a restart instead of being closed).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Seconds between checkpoints [default: 60].
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub checkpoint_interval: Option<f64>,
 }
 
 /// Longest wall-clock interval accepted, seconds (about 31 years).
@@ -285,6 +302,10 @@ pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
     if let Some(v) = flags.log_level.clone().or(file.log_level) {
         c.log_level = v;
     }
+    c.checkpoint = flags.checkpoint.clone().or(file.checkpoint);
+    if let Some(v) = flags.checkpoint_interval.or(file.checkpoint_interval) {
+        c.checkpoint_interval = v;
+    }
     validate(&c)?;
     Ok(c)
 }
@@ -300,6 +321,7 @@ fn validate(c: &Config) -> Result<(), Failure> {
         ("channel_ttl", c.channel_ttl.unwrap_or(1.0)),
         ("textfile_interval", c.textfile_interval),
         ("fsync_interval", c.fsync_interval),
+        ("checkpoint_interval", c.checkpoint_interval),
     ];
     for (key, v) in positive {
         if !(v > 0.0 && v.is_finite()) {

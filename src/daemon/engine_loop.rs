@@ -2,6 +2,7 @@
 //! publishes metric snapshots, flushes on idle, reloads the grammar and drains
 //! everything on shutdown.
 
+use super::checkpointing::Checkpointer;
 use super::episode_log::EpisodeLog;
 use super::metrics::MetricsFiller;
 use super::sources::GrammarCell;
@@ -23,6 +24,8 @@ pub struct Control {
     pub stop: Arc<AtomicBool>,
     /// SIGHUP seen.
     pub reload: Arc<AtomicBool>,
+    /// SIGUSR1 seen: write a checkpoint now.
+    pub checkpoint_now: Arc<AtomicBool>,
     /// Reads and validates the grammar the configuration names now.
     pub load_grammar: Box<dyn Fn() -> Result<Grammar, crate::error::Failure>>,
 }
@@ -52,6 +55,8 @@ pub struct EngineLoop {
     /// Every grammar in force before the current one, by generation (to map
     /// batches parsed under it; reloads are rare, so this stays tiny).
     pub past_grammars: Vec<(u64, Arc<Grammar>)>,
+    /// Checkpoint writer, if checkpoints are configured.
+    pub checkpointer: Option<Checkpointer>,
 }
 
 /// Episode sink of the engine thread: appends to the episode log.
@@ -80,6 +85,7 @@ impl EngineLoop {
         };
         let mut last_sample = Instant::now();
         let mut last_publish = Instant::now() - PUBLISH_EVERY;
+        let stopped_by_signal;
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(batch) => {
@@ -91,6 +97,7 @@ impl EngineLoop {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     log::info!("all sources ended");
+                    stopped_by_signal = false;
                     break;
                 }
             }
@@ -116,18 +123,61 @@ impl EngineLoop {
                 }
                 last_publish = Instant::now();
             }
+            let asked = control.checkpoint_now.swap(false, Ordering::AcqRel);
+            if asked && self.checkpointer.is_none() {
+                log::warn!("SIGUSR1: no checkpoint file is configured, nothing written");
+            }
+            if asked || self.checkpointer.as_ref().is_some_and(Checkpointer::due) {
+                self.checkpoint(asked);
+            }
             if control.stop.load(Ordering::Acquire) {
                 log::info!("stop signal received: draining");
+                stopped_by_signal = true;
                 break;
             }
         }
-        self.drain(rx, generation, &grammar);
+        self.drain(rx, generation, &grammar, stopped_by_signal);
         outcome
     }
 
-    /// Shutdown: take every batch still queued, release everything staged and
-    /// close open episodes by the end-of-stream rule.
-    fn drain(&mut self, rx: &Receiver<Batch>, generation: u64, grammar: &Arc<Grammar>) {
+    /// The episode log's length after an fsync: what a checkpoint records.
+    fn synced_log_len(&mut self) -> Option<u64> {
+        self.log.as_mut().and_then(|log| {
+            log.sync();
+            log.byte_len()
+        })
+    }
+
+    /// Hands a checkpoint to the writer thread (`requested`: by SIGUSR1).
+    fn checkpoint(&mut self, requested: bool) {
+        let log_len = self.synced_log_len();
+        if let Some(checkpointer) = self.checkpointer.as_mut() {
+            checkpointer.write_in_background(&self.pipeline, &self.names, log_len, requested);
+        }
+    }
+
+    /// Writes a checkpoint before returning. Returns whether it was written.
+    fn checkpoint_now(&mut self) -> bool {
+        let log_len = self.synced_log_len();
+        self.checkpointer
+            .as_mut()
+            .is_some_and(|c| c.write_now(&self.pipeline, &self.names, log_len))
+    }
+
+    /// Shutdown: take every batch still queued. On a stop signal with
+    /// checkpoints configured, checkpoint everything staged and every open
+    /// episode, to be continued by the next start. Otherwise (end of input,
+    /// no checkpoints, or a checkpoint that could not be written) release
+    /// everything staged and close open episodes by the end-of-stream rule;
+    /// with checkpoints configured, the finished state is then checkpointed,
+    /// so a restart does not replay an older one.
+    fn drain(
+        &mut self,
+        rx: &Receiver<Batch>,
+        generation: u64,
+        grammar: &Arc<Grammar>,
+        stopped_by_signal: bool,
+    ) {
         // Sources stop within their poll interval; keep taking batches until the
         // channel has been empty for a moment so their last sends arrive too.
         let mut quiet_since = Instant::now();
@@ -142,12 +192,24 @@ impl EngineLoop {
             }
         }
         let staged = self.pipeline.counters().staged;
+        let open = open_episodes(&self.pipeline, grammar);
+        if stopped_by_signal && self.checkpointer.is_some() {
+            if self.checkpoint_now() {
+                log::info!("shutdown: checkpoint written with {staged} staged samples and {open} open episodes; they continue at the next start");
+                self.metrics.publish(&self.pipeline, grammar, 0);
+                return;
+            }
+            log::error!(
+                "shutdown: the checkpoint could not be written, closing everything instead"
+            );
+        }
         self.with_sink(grammar, |p, sink| p.flush_staged(sink));
-        let open: u64 = (0..grammar.motifs().len())
-            .map(|m| self.pipeline.engine().stats(m as u16).open)
-            .sum();
+        let open = open_episodes(&self.pipeline, grammar);
         self.with_sink(grammar, |p, sink| p.finish(sink));
         log::info!("shutdown: released {staged} staged samples, applied the end-of-stream rule to {open} open episodes");
+        if self.checkpointer.is_some() {
+            self.checkpoint_now();
+        }
         self.metrics.publish(&self.pipeline, grammar, 0);
         if let Some(log) = &mut self.log {
             log.sync();
@@ -232,4 +294,11 @@ impl EngineLoop {
         };
         f(&mut self.pipeline, &mut sink);
     }
+}
+
+/// Episodes open now, all motifs.
+fn open_episodes(pipeline: &Pipeline, grammar: &Grammar) -> u64 {
+    (0..grammar.motifs().len())
+        .map(|m| pipeline.engine().stats(m as u16).open)
+        .sum()
 }

@@ -10,8 +10,9 @@
 
 use motifd_engine::intern::Interner;
 use motifd_engine::{Episode, Grammar};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,6 +34,12 @@ pub struct EpisodeLog {
     pub written: u64,
     /// Write or sync errors (shared with the metrics).
     errors: Arc<AtomicU64>,
+    /// Lines already in the log that must not be written again (episodes
+    /// logged after the checkpoint a restart restored; see
+    /// [`EpisodeLog::skip_once`]), with how many copies of each remain.
+    skip: HashMap<Vec<u8>, u32>,
+    /// Episodes not written because they were already in the log.
+    pub skipped: u64,
 }
 
 impl EpisodeLog {
@@ -41,7 +48,19 @@ impl EpisodeLog {
         let target = if path == Path::new("-") {
             Target::Stdout
         } else {
-            Target::File(OpenOptions::new().create(true).append(true).open(path)?)
+            let mut f = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(path)?;
+            let cut = cut_partial_line(&mut f)?;
+            if cut > 0 {
+                log::warn!(
+                    "episode log {}: removed an incomplete last line ({cut} bytes) left by a crash",
+                    path.display()
+                );
+            }
+            Target::File(f)
         };
         Ok(Self {
             target,
@@ -51,7 +70,27 @@ impl EpisodeLog {
             sync_every,
             written: 0,
             errors: Arc::default(),
+            skip: HashMap::new(),
+            skipped: 0,
         })
+    }
+
+    /// The log's length in bytes (None for stdout or when it cannot be read).
+    pub fn byte_len(&self) -> Option<u64> {
+        match &self.target {
+            Target::File(f) => f.metadata().ok().map(|m| m.len()),
+            Target::Stdout => None,
+        }
+    }
+
+    /// Each of `lines` (whole lines, newline included) is not written the next
+    /// time the same episode closes. After a restart from a checkpoint, these
+    /// are the episodes logged after that checkpoint: replaying the same input
+    /// closes them again, and the log must not hold them twice.
+    pub fn skip_once(&mut self, lines: Vec<Vec<u8>>) {
+        for line in lines {
+            *self.skip.entry(line).or_default() += 1;
+        }
     }
 
     /// The live count of write and sync errors, for the metrics.
@@ -63,6 +102,16 @@ impl EpisodeLog {
     pub fn append(&mut self, e: &Episode, grammar: &Grammar, names: &Interner) {
         self.line.clear();
         e.write_json(grammar, names, &mut self.line);
+        if !self.skip.is_empty() {
+            if let Some(left) = self.skip.get_mut(&self.line) {
+                *left -= 1;
+                if *left == 0 {
+                    self.skip.remove(&self.line);
+                }
+                self.skipped += 1;
+                return;
+            }
+        }
         let result = match &mut self.target {
             Target::File(f) => append_whole(f, &self.line),
             Target::Stdout => {
@@ -122,4 +171,28 @@ fn append_whole(f: &mut File, line: &[u8]) -> io::Result<()> {
         }
     }
     result
+}
+
+/// Cuts `f` back to its last newline, so appends never continue half a line a
+/// crash left behind. Returns the bytes removed.
+fn cut_partial_line(f: &mut File) -> io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0; CHUNK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        f.set_len(end)?;
+    }
+    Ok(len - end)
 }

@@ -1,5 +1,6 @@
 //! Fills the exporter's snapshot from the engine thread's state.
 
+use super::checkpointing::CheckpointStats;
 use motifd_engine::histogram::FixedHistogram;
 use motifd_engine::{Grammar, Pipeline, RejectReason, Sample};
 use motifd_exporter::histogram::INGEST_TO_FLUSH_BOUNDS_SECONDS;
@@ -55,6 +56,9 @@ pub struct MetricsFiller {
     /// Producers refused at `max_producers`, counted by the TCP listener
     /// (None: no listener).
     pub producers_refused: Option<Arc<AtomicU64>>,
+    /// Checkpoint outcomes, and whether this process restored one (None: no
+    /// checkpoint configured).
+    pub checkpoint: Option<(Arc<CheckpointStats>, bool)>,
 }
 
 impl MetricsFiller {
@@ -72,6 +76,7 @@ impl MetricsFiller {
             idle_flushes: 0,
             episode_log_errors: None,
             producers_refused: None,
+            checkpoint: None,
         }
     }
 
@@ -118,6 +123,21 @@ impl MetricsFiller {
         let load = |c: &Option<Arc<AtomicU64>>| c.as_ref().map(|c| c.load(Ordering::Relaxed));
         let episode_log_errors = load(&self.episode_log_errors);
         let producers_refused = load(&self.producers_refused);
+        let checkpoint = self.checkpoint.as_ref().map(|(c, restored)| {
+            let last = c.last_written_unix.load(Ordering::Relaxed);
+            motifd_exporter::CheckpointStats {
+                writes_total: c.written.load(Ordering::Relaxed),
+                write_errors_total: c.errors.load(Ordering::Relaxed),
+                skipped_total: c.skipped.load(Ordering::Relaxed),
+                last_success_timestamp_seconds: if last == 0 {
+                    f64::NAN
+                } else {
+                    f64::from_bits(last)
+                },
+                size_bytes: c.last_bytes.load(Ordering::Relaxed),
+                restored: *restored,
+            }
+        });
         publisher.publish_with(|snap| {
             snap.motifs.truncate(grammar.motifs().len());
             for (i, spec) in grammar.motifs().iter().enumerate() {
@@ -158,6 +178,7 @@ impl MetricsFiller {
             snap.ingest_channel_depth = Some(channel_depth as u64);
             snap.ingest_producers_refused_total = producers_refused;
             snap.episode_log_write_errors_total = episode_log_errors;
+            snap.checkpoint = checkpoint;
             from_hdr(
                 latency,
                 HdrUnit::Microseconds,

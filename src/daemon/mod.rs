@@ -1,5 +1,6 @@
 //! `motifd run`: the long-lived daemon (docs/architecture.md).
 
+mod checkpointing;
 pub mod config;
 pub mod demo;
 mod engine_loop;
@@ -8,10 +9,12 @@ pub mod metrics;
 pub mod sources;
 
 use crate::error::Failure;
+use checkpointing::Checkpointer;
 use config::{secs, Config, RunFlags};
 use engine_loop::{Control, EngineLoop};
 use episode_log::EpisodeLog;
 use metrics::MetricsFiller;
+use motifd_engine::checkpoint::Fingerprint;
 use motifd_engine::{ingest, ChannelNames, EngineLimits, Pipeline};
 use motifd_exporter::{
     ExporterCounters, Liveness, Namespace, RenderOptions, ScrapeServer, ServerConfig,
@@ -78,6 +81,9 @@ pub fn run_with(
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
         .map_err(|e| Failure::new(format!("cannot install a signal handler: {e}")))?;
+    let checkpoint_now = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&checkpoint_now))
+        .map_err(|e| Failure::new(format!("cannot install a signal handler: {e}")))?;
     // Past the file-size limit (RLIMIT_FSIZE) the kernel sends SIGXFSZ, which
     // kills by default. Caught, the write just fails with EFBIG, and the episode
     // log counts it like any other write error.
@@ -87,7 +93,7 @@ pub fn run_with(
     )
     .map_err(|e| Failure::new(format!("cannot install a signal handler: {e}")))?;
 
-    let log = match &config.episodes_out {
+    let mut log = match &config.episodes_out {
         Some(path) => Some(
             EpisodeLog::open(path, secs(config.fsync_interval))
                 .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?,
@@ -95,9 +101,48 @@ pub fn run_with(
         None => None,
     };
 
+    // Engine state: restored from the checkpoint when there is one for this
+    // configuration (before any producer can intern a channel name).
+    let limits = EngineLimits {
+        channel_ttl: config.channel_ttl,
+        max_channels: config.max_channels,
+    };
+    let restored = config
+        .checkpoint
+        .as_deref()
+        .and_then(|path| checkpointing::restore(path, &grammar, config.window, limits));
+    let restored_ok = restored.is_some();
+    let (pipeline, names) = match restored {
+        Some(r) => {
+            if let (Some(log), Some(path), Some(len)) = (
+                log.as_mut(),
+                config.episodes_out.as_deref(),
+                r.meta.episode_log_len,
+            ) {
+                skip_logged_after_checkpoint(log, path, len);
+            }
+            (r.pipeline, ChannelNames::new(r.names))
+        }
+        None => (
+            Pipeline::new(Arc::clone(&grammar), config.window, limits),
+            ChannelNames::default(),
+        ),
+    };
+    let checkpointer = config.checkpoint.clone().map(|path| {
+        let fingerprint = Fingerprint::of(&grammar, config.window, &limits);
+        Checkpointer::new(path, secs(config.checkpoint_interval), fingerprint)
+    });
+
     // Exporter side.
     let handle = SnapshotHandle::default();
     let liveness = Liveness::new(Duration::from_secs(5));
+    let publisher = (config.metrics_listen.is_some() || config.textfile.is_some())
+        .then(|| SnapshotPublisher::new(handle.clone()));
+    let mut metrics = MetricsFiller::new(publisher, liveness.clone());
+    metrics.checkpoint = checkpointer.as_ref().map(|c| (c.stats(), restored_ok));
+    // Before the first scrape: a restored daemon's counters continue from the
+    // checkpoint, and a scrape of zeros in between would read as a reset.
+    metrics.publish(&pipeline, &grammar, 0);
     let exporter_counters = Arc::new(ExporterCounters::default());
     let server = match config.metrics_listen {
         Some(addr) => Some(
@@ -147,7 +192,6 @@ pub fn run_with(
     // Producers.
     let (tx, rx) = ingest::channel(config.channel_capacity);
     let grammar_cell = Arc::new(GrammarCell::new(Arc::clone(&grammar)));
-    let names = ChannelNames::default();
     let ctx = SourceContext {
         grammar: Arc::clone(&grammar_cell),
         names: names.clone(),
@@ -214,27 +258,22 @@ pub fn run_with(
         ready(ingest_addr, metrics_addr);
     }
 
-    let limits = EngineLimits {
-        channel_ttl: config.channel_ttl,
-        max_channels: config.max_channels,
-    };
-    let publisher =
-        (server.is_some() || textfile.is_some()).then(|| SnapshotPublisher::new(handle.clone()));
-    let mut metrics = MetricsFiller::new(publisher, liveness.clone());
     metrics.episode_log_errors = log.as_ref().map(EpisodeLog::error_counter);
     metrics.producers_refused = producers_refused;
     let mut engine = EngineLoop {
-        pipeline: Pipeline::new(Arc::clone(&grammar), config.window, limits),
+        pipeline,
         grammar_cell,
         names,
         log,
         metrics,
         idle_flush: secs(config.idle_flush),
         past_grammars: Vec::new(),
+        checkpointer,
     };
     let control = Control {
         stop: Arc::clone(&stop),
         reload,
+        checkpoint_now,
         load_grammar,
     };
     let outcome = engine.run(&rx, &control);
@@ -266,4 +305,30 @@ pub fn run_with(
         outcome.reloads
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// After a restart from a checkpoint: the episodes the log holds beyond the
+/// length the checkpoint recorded were closed after it was taken (the process
+/// died before the next one). Replaying the same input closes them again;
+/// they are not written twice.
+fn skip_logged_after_checkpoint(log: &mut EpisodeLog, path: &std::path::Path, len: u64) {
+    match checkpointing::lines_after(path, len) {
+        Ok(Some(lines)) if !lines.is_empty() => {
+            log::info!(
+                "episode log {}: {} episodes were logged after the checkpoint; if they close again they are not written twice",
+                path.display(),
+                lines.len()
+            );
+            log.skip_once(lines);
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => log::warn!(
+            "episode log {} is shorter than when the checkpoint was taken (rotated or truncated?): episodes replayed after the restart may appear in both files",
+            path.display()
+        ),
+        Err(err) => log::warn!(
+            "episode log {}: cannot read what was logged after the checkpoint ({err}): episodes replayed after the restart may be logged twice",
+            path.display()
+        ),
+    }
 }

@@ -208,24 +208,30 @@ pub fn encode(
     fingerprint: &Fingerprint,
     meta: &Meta,
 ) -> Vec<u8> {
-    let mut body = Writer::default();
-    body.str(fingerprint.as_str());
-    body.u64(meta.episode_log_len.unwrap_or(u64::MAX));
-    body.f64(meta.written_unix);
-    Summary::of(pipeline, names).put(&mut body);
-    body.len(names.len());
+    // The header is patched in at the end, so the (possibly large) body is
+    // written once, into a buffer sized up front, and never copied.
+    let mut w = Writer {
+        buf: Vec::with_capacity(HEADER + state::encoded_size_hint(pipeline, names.len())),
+    };
+    w.buf.extend_from_slice(MAGIC);
+    w.u32(FORMAT_VERSION);
+    w.u64(0);
+    w.u32(0);
+    w.str(fingerprint.as_str());
+    w.u64(meta.episode_log_len.unwrap_or(u64::MAX));
+    w.f64(meta.written_unix);
+    Summary::of(pipeline, names).put(&mut w);
+    w.len(names.len());
     for id in 0..names.len() {
-        body.str(names.name(id as crate::ChannelId));
+        w.str(names.name(id as crate::ChannelId));
     }
-    state::put_pipeline(&mut body, pipeline);
+    state::put_pipeline(&mut w, pipeline);
 
-    let mut out = Writer::default();
-    out.buf.extend_from_slice(MAGIC);
-    out.u32(FORMAT_VERSION);
-    out.len(body.buf.len());
-    out.u32(crc32fast::hash(&body.buf));
-    out.buf.extend_from_slice(&body.buf);
-    out.buf
+    let body_len = (w.buf.len() - HEADER) as u64;
+    let crc = crc32fast::hash(&w.buf[HEADER..]);
+    w.buf[12..20].copy_from_slice(&body_len.to_le_bytes());
+    w.buf[20..24].copy_from_slice(&crc.to_le_bytes());
+    w.buf
 }
 
 /// A checkpoint's header fields, verified.

@@ -28,6 +28,21 @@ const STAGED_BYTES: usize = 8 + 8 + 4 + 2;
 
 type Result<T> = std::result::Result<T, CheckpointError>;
 
+/// Roughly the bytes [`put_pipeline`] and the name table will take (names
+/// counted at 16 bytes each), so the buffer is allocated once.
+pub(crate) fn encoded_size_hint(p: &Pipeline, names: usize) -> usize {
+    let motifs: usize = p
+        .engine
+        .motifs
+        .iter()
+        .map(|m| {
+            let slots = m.channels.slots.len();
+            slots * (SLOT_BYTES + 8) + m.channels.slot_of.len() * 4 + slots / BLOCK * 12 + 512
+        })
+        .sum();
+    4096 + names * 24 + p.reorder.staged() * STAGED_BYTES + motifs
+}
+
 pub(crate) fn put_pipeline(w: &mut Writer, p: &Pipeline) {
     w.u64(p.received);
     w.len(RejectReason::COUNT);

@@ -133,6 +133,42 @@ const DEPTH: Family = fam(
     None,
     "Batches of samples waiting in the channel between the producers and the engine thread.",
 );
+const CKPT_WRITES: Family = fam(
+    "checkpoint_writes",
+    Counter,
+    None,
+    "Checkpoints written (periodic, on SIGUSR1 and at shutdown).",
+);
+const CKPT_ERRORS: Family = fam(
+    "checkpoint_write_errors",
+    Counter,
+    None,
+    "Checkpoint writes that failed; the previous checkpoint stayed in place.",
+);
+const CKPT_SKIPPED: Family = fam(
+    "checkpoint_skipped",
+    Counter,
+    None,
+    "Periodic checkpoints skipped because the previous one was still being written.",
+);
+const CKPT_LAST: Family = fam(
+    "checkpoint_last_success_timestamp_seconds",
+    Gauge,
+    Some("seconds"),
+    "Unix time of the last checkpoint written; NaN before the first.",
+);
+const CKPT_SIZE: Family = fam(
+    "checkpoint_size_bytes",
+    Gauge,
+    Some("bytes"),
+    "Size of the last checkpoint written.",
+);
+const CKPT_RESTORED: Family = fam(
+    "checkpoint_restored",
+    Gauge,
+    None,
+    "1 when this process started from a restored checkpoint, else 0.",
+);
 const PRODUCERS_REFUSED: Family = fam(
     "ingest_producers_refused",
     Counter,
@@ -291,6 +327,20 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         "_total",
         Value::Int(x.textfile_write_errors_total),
     );
+    if let Some(c) = &s.checkpoint {
+        scalar(enc, &CKPT_WRITES, "_total", Value::Int(c.writes_total));
+        scalar(
+            enc,
+            &CKPT_ERRORS,
+            "_total",
+            Value::Int(c.write_errors_total),
+        );
+        scalar(enc, &CKPT_SKIPPED, "_total", Value::Int(c.skipped_total));
+        let last = Value::Float(c.last_success_timestamp_seconds);
+        scalar(enc, &CKPT_LAST, "", last);
+        scalar(enc, &CKPT_SIZE, "", Value::Int(c.size_bytes));
+        scalar(enc, &CKPT_RESTORED, "", Value::Int(u64::from(c.restored)));
+    }
     enc.family(&BUILD);
     let b = &s.build;
     let labels = [

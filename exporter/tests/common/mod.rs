@@ -12,7 +12,9 @@ use motifd_exporter::histogram::{
     FixedHistogram, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS,
     INGEST_TO_FLUSH_BOUNDS_SECONDS, LATENESS_BOUNDS_SECONDS, RENDER_DURATION_BOUNDS_SECONDS,
 };
-use motifd_exporter::{BuildInfo, ExporterStats, MotifStats, ProcessStats, Snapshot};
+use motifd_exporter::{
+    BuildInfo, CheckpointStats, ExporterStats, MotifStats, ProcessStats, Snapshot,
+};
 
 /// The five motif classes of the reference implementation.
 pub const MOTIFS: [&str; 5] = [
@@ -79,6 +81,14 @@ pub fn busy_snapshot() -> Snapshot {
         ingest_channel_depth: Some(17),
         ingest_producers_refused_total: Some(5),
         episode_log_write_errors_total: Some(2),
+        checkpoint: Some(CheckpointStats {
+            writes_total: 31,
+            write_errors_total: 1,
+            skipped_total: 0,
+            last_success_timestamp_seconds: 1_700_001_860.5,
+            size_bytes: 48_213,
+            restored: true,
+        }),
         build: BuildInfo {
             version: "0.1.0".into(),
             git_commit: "0123456789abcdef0123456789abcdef01234567".into(),
