@@ -223,3 +223,78 @@ fn a_thousand_idle_connections_per_port_do_not_stop_ingest_or_scrapes() {
         m.received()
     );
 }
+
+/// The number after `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> usize {
+    let rest = &text[text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix:?} in {text}"))
+        + prefix.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number after {prefix:?} in {text}"))
+}
+
+#[test]
+fn under_a_low_open_file_limit_the_caps_shrink_and_a_flood_cannot_end_metrics() {
+    // 400 files cannot hold 256 producers and 128 scrape connections (8 files
+    // each). Were they all admitted, the first "too many open files" would
+    // stop tiny_http's accept thread for good and /metrics with it.
+    let records = csv_records("demo.csv");
+    let half = records.len() / 2;
+    let daemon = Daemon::run_in_shell(
+        "ulimit -n 400",
+        &[
+            "--ingest-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    daemon.wait_for_log("open-file limit 400 is too low", LIMIT);
+    let log = daemon.stderr();
+    let producers = number_after(&log, "serving at most ");
+    let scrapers = number_after(&log, &format!("serving at most {producers} and "));
+    assert!(
+        producers < MAX_PRODUCERS && (1..MAX_SCRAPE_CONNECTIONS).contains(&scrapers),
+        "{log}"
+    );
+    daemon.wait_for_series("dsfb_ingest_producers_refused_total");
+    let mut producer = connect(daemon.ingest_addr());
+    send(&mut producer, &records[..half]);
+
+    let flood = 300;
+    let ingest_idle = open_idle(daemon.ingest_addr(), flood);
+    let scrape_idle = open_idle(daemon.metrics_addr(), flood);
+    // Scrapes beyond the lowered cap are refused promptly, not left hanging.
+    let answered = poll_opt(LIMIT, || {
+        matches!(http_get(daemon.metrics_addr(), "/metrics"), Ok((503, _))).then_some(())
+    });
+    assert!(answered.is_some(), "no 503 beyond the lowered scrape cap");
+    send(&mut producer, &records[half..]);
+    drop(scrape_idle);
+    let back = poll_opt(LIMIT, || {
+        matches!(http_get(daemon.metrics_addr(), "/metrics"), Ok((200, _))).then_some(())
+    });
+    assert!(
+        back.is_some(),
+        "/metrics answers again after the flood:\n{}",
+        daemon.stderr()
+    );
+    let m = daemon.wait_metrics(LIMIT, "every record", |m| {
+        m.received() == records.len() as u64
+    });
+    m.assert_conserved();
+    assert_eq!(m.producers_refused(), (flood - (producers - 1)) as u64);
+    assert!(
+        !daemon.stderr().contains("Too many open files"),
+        "{}",
+        daemon.stderr()
+    );
+    drop(ingest_idle);
+    println!(
+        "open-file limit 400: caps lowered to {producers} producers and {scrapers} scrape connections; {flood} idle connections per port; /metrics kept answering; {} samples conserved",
+        m.received()
+    );
+}

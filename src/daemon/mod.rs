@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 mod engine_loop;
 mod episode_log;
+mod fd_budget;
 pub mod metrics;
 pub mod sources;
 
@@ -144,12 +145,19 @@ pub fn run_with(
     // checkpoint, and a scrape of zeros in between would read as a reset.
     metrics.publish(&pipeline, &grammar, 0);
     let exporter_counters = Arc::new(ExporterCounters::default());
+    let caps = fd_budget::for_daemon(fd_budget::Caps {
+        producers: config.ingest_listen.map_or(0, |_| config.max_producers),
+        scrape_connections: config
+            .metrics_listen
+            .map_or(0, |_| ServerConfig::default().max_connections),
+    });
     let server = match config.metrics_listen {
         Some(addr) => Some(
             ScrapeServer::start(
                 ServerConfig {
                     addr,
                     render: render.clone(),
+                    max_connections: caps.scrape_connections,
                     ..ServerConfig::default()
                 },
                 handle.clone(),
@@ -220,7 +228,7 @@ pub fn run_with(
     let mut producers_refused = None;
     let ingest_addr = match config.ingest_listen {
         Some(addr) => {
-            let tcp = sources::spawn_tcp(addr, config.max_producers, ctx.clone())
+            let tcp = sources::spawn_tcp(addr, caps.producers, ctx.clone())
                 .map_err(|e| Failure::new(format!("ingest_listen {addr}: {e}")))?;
             threads.push(tcp.thread);
             producers_refused = Some(tcp.refused);

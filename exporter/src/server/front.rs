@@ -303,7 +303,8 @@ const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Typ
 /// close its end after the answer.
 const REJECT_GRACE: Duration = Duration::from_millis(100);
 /// Refused connections being answered at once; more wait in the channel.
-const REJECT_PENDING: usize = 256;
+/// Each holds a file, and the daemon budgets its open files for this many.
+const REJECT_PENDING: usize = 64;
 
 /// A refused connection being answered.
 struct Refused {
