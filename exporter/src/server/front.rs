@@ -3,11 +3,15 @@
 //! tiny_http 0.12 accepts connections itself and offers no hook to configure
 //! them: it never sets `TCP_NODELAY` (every small response then waits ~40 ms
 //! for Nagle + delayed ACK), has no read/write timeouts (an idle or slow
-//! client holds a thread forever) and no connection limit. `std` cannot set
-//! socket options on a listener without `unsafe`/`libc`, and tiny_http cannot
-//! be handed an accepted socket. So this layer owns the public TCP listener
-//! and relays each accepted connection to tiny_http over a private Unix
-//! socket (no Nagle there, ~10 µs per hop). Per connection it:
+//! client holds a thread forever) and no connection limit. `TCP_NODELAY` and
+//! both timeouts, set on a listener, would be inherited by the accepted
+//! sockets (`tests/listener_options.rs`), but tiny_http would still hold the
+//! connections where nothing can count them, refuse them beyond a cap or close
+//! them at stop, and it cannot be handed an accepted socket. So this layer
+//! owns the public TCP listener and relays each accepted connection to
+//! tiny_http over a private Unix socket (no Nagle there). The hand-offs cost
+//! 25–100 µs per scrape at the median (`docs/performance.md`). Per connection
+//! it:
 //!
 //! - sets `TCP_NODELAY`;
 //! - closes it after `idle_timeout` without a byte from the client;
