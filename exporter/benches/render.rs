@@ -1,6 +1,7 @@
 //! Render cost: the seed catalogue (the six seed families, five motifs, as
 //! the reference exporter renders them), the full catalogue at five motifs,
-//! and ~10,000 series. Throughput is in sample lines, so criterion reports
+//! and ~10,000 series, the plain ones both with short decimals (as input
+//! readings are) and with floats that need 16–17 digits (as computed sums do). Throughput is in sample lines, so criterion reports
 //! time per series. Snapshots are built outside the timed loop and the output
 //! buffer is reused, as the scrape threads do.
 
@@ -82,6 +83,17 @@ fn ten_thousand_series(c: &mut Criterion) {
         ..RenderOptions::default()
     };
     bench_case(c, "render_10k_plain_series", &with_motifs(3332), &seed);
+    // The same with floats that need 15–17 significant digits (all but 48
+    // of the 6,664), which the short-decimal path of `render/number.rs`
+    // hands to ryu: peaks π·n, trust sums a few ulps either side of 1.
+    let mut long = with_motifs(3332);
+    for (i, m) in long.motifs.iter_mut().enumerate() {
+        let n = i as f64 + 1.0;
+        m.peak_last = std::f64::consts::PI * n;
+        let ulps = if i % 2 == 0 { -n } else { n };
+        m.trust_sum_last = 1.0 + ulps * f64::EPSILON;
+    }
+    bench_case(c, "render_10k_plain_series_long_floats", &long, &seed);
     // Full catalogue: 31 series per motif, most of them histogram buckets.
     bench_case(
         c,
