@@ -113,7 +113,7 @@ pub fn raw_weight(sigma0: f64, ema: f64) -> f64 {
 fn binades_lost(before: f64, after: f64) -> u32 {
     if after >= before {
         0
-    } else if !(after > 0.0) {
+    } else if after <= 0.0 || after.is_nan() {
         BLOCK as u32
     } else {
         // Both positive and finite: the exponent field orders them.
