@@ -24,7 +24,7 @@ fn check_rules(c: &Config) {
     for v in [c.window, c.idle_flush] {
         assert!(v >= 0.0 && v.is_finite(), "{v}");
     }
-    for v in [c.textfile_interval, c.fsync_interval] {
+    for v in [c.textfile_interval, c.fsync_interval, c.checkpoint_interval] {
         assert!(v > 0.0 && v.is_finite(), "{v}");
     }
     if let Some(ttl) = c.channel_ttl {
@@ -39,7 +39,12 @@ fn check_rules(c: &Config) {
         assert!(n >= 1);
     }
     assert!(c.channel_capacity <= MAX_CHANNEL_CAPACITY);
-    for v in [c.idle_flush, c.textfile_interval, c.fsync_interval] {
+    for v in [
+        c.idle_flush,
+        c.textfile_interval,
+        c.fsync_interval,
+        c.checkpoint_interval,
+    ] {
         assert!(v <= MAX_INTERVAL_SECONDS, "{v}");
     }
     assert!(Namespace::new(&c.namespace).is_ok(), "{:?}", c.namespace);
@@ -52,6 +57,7 @@ fn build(c: &Config) {
         secs(c.idle_flush),
         secs(c.textfile_interval),
         secs(c.fsync_interval),
+        secs(c.checkpoint_interval),
     ];
     let limits = EngineLimits {
         channel_ttl: c.channel_ttl,
