@@ -20,7 +20,7 @@ fn intervals_beyond_a_duration_are_refused() {
         err.starts_with("config: idle_flush must be at most 1e9 seconds"),
         "{err}"
     );
-    for key in ["textfile_interval", "fsync_interval"] {
+    for key in ["textfile_interval", "fsync_interval", "checkpoint_interval"] {
         let err = refusal(&format!("{key} = 1e300"));
         assert!(
             err.starts_with(&format!("config: {key} must be at most")),

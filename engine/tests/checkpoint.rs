@@ -276,3 +276,35 @@ fn sample_checkpoint_cached() -> (Vec<u8>, EngineLimits) {
     static CACHE: std::sync::OnceLock<(Vec<u8>, EngineLimits)> = std::sync::OnceLock::new();
     CACHE.get_or_init(sample_checkpoint).clone()
 }
+
+/// Found by the `checkpoint_decode` fuzz target: a header announcing a body
+/// of u64::MAX bytes overflowed while the truncation was being described.
+#[test]
+fn an_absurd_body_length_is_a_truncation() {
+    let (mut bytes, lim) = sample_checkpoint();
+    bytes[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+    let err = checkpoint::decode(&bytes, grammar(), 10.0, lim)
+        .err()
+        .unwrap();
+    assert!(matches!(err, CheckpointError::Truncated { .. }), "{err}");
+}
+
+/// Found by the `checkpoint_decode` fuzz target: counters near u64::MAX
+/// overflowed the conservation check (and would overflow at the next
+/// sample). Counters beyond 2^58 are refused as corruption.
+#[test]
+fn a_counter_beyond_any_real_run_is_refused() {
+    let (bytes, lim) = sample_checkpoint();
+    let fp_len = u64::from_le_bytes(bytes[24..32].try_into().unwrap()) as usize;
+    // header, fingerprint, episode log length, write time, then the summary.
+    let received_at = 24 + 8 + fp_len + 8 + 8;
+    for value in [u64::MAX, (1 << 58) + 1] {
+        let mut damaged = bytes.clone();
+        damaged[received_at..received_at + 8].copy_from_slice(&value.to_le_bytes());
+        reseal(&mut damaged);
+        let err = checkpoint::decode(&damaged, grammar(), 10.0, lim)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("beyond any real run"), "{err}");
+    }
+}

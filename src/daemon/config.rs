@@ -343,6 +343,7 @@ fn validate(c: &Config) -> Result<(), Failure> {
     let intervals = [
         ("idle_flush", c.idle_flush),
         ("textfile_interval", c.textfile_interval),
+        ("checkpoint_interval", c.checkpoint_interval),
         ("fsync_interval", c.fsync_interval),
     ];
     for (key, v) in intervals {

@@ -64,6 +64,9 @@ impl fmt::Display for CheckpointError {
 
 impl std::error::Error for CheckpointError {}
 
+/// Largest count a checkpoint may hold (see [`Reader::counter`]).
+const MAX_COUNTER: u64 = 1 << 58;
+
 /// Shorthand for a [`CheckpointError::Malformed`].
 pub(crate) fn malformed(what: impl Into<String>) -> CheckpointError {
     CheckpointError::Malformed(what.into())
@@ -153,6 +156,19 @@ impl<'a> Reader<'a> {
 
     pub fn u64(&mut self, what: &str) -> Result<u64, CheckpointError> {
         Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    /// A counter. Counts are bounded by what a process can reach (2^58), so
+    /// sums of restored counters and the increments that follow can never
+    /// overflow; a larger value is corruption.
+    pub fn counter(&mut self, what: &str) -> Result<u64, CheckpointError> {
+        let v = self.u64(what)?;
+        if v > MAX_COUNTER {
+            return Err(malformed(format!(
+                "{what}: count {v} is beyond any real run"
+            )));
+        }
+        Ok(v)
     }
 
     pub fn f64(&mut self, what: &str) -> Result<f64, CheckpointError> {

@@ -146,7 +146,11 @@ impl Summary {
         let engine = pipeline.engine();
         let motifs = engine.grammar().motifs().len();
         let stats = (0..motifs).map(|m| engine.stats(m as crate::MotifId));
-        let (episodes, open) = stats.fold((0, 0), |(e, o), s| (e + s.episodes, o + s.open));
+        // Wrapping: a summary of (validated, bounded) counters of up to 1,024
+        // motifs, which must not be able to panic on a damaged file.
+        let (episodes, open) = stats.fold((0u64, 0u64), |(e, o), s| {
+            (e.wrapping_add(s.episodes), o.wrapping_add(s.open))
+        });
         Self {
             received: c.received,
             flushed: c.flushed,
@@ -186,17 +190,17 @@ impl Summary {
 
     fn get(r: &mut Reader<'_>) -> Result<Self, CheckpointError> {
         Ok(Self {
-            received: r.u64("summary")?,
-            flushed: r.u64("summary")?,
-            staged: r.u64("summary")?,
-            dropped_out_of_window: r.u64("summary")?,
-            rejected: r.u64("summary")?,
+            received: r.counter("summary")?,
+            flushed: r.counter("summary")?,
+            staged: r.counter("summary")?,
+            dropped_out_of_window: r.counter("summary")?,
+            rejected: r.counter("summary")?,
             frontier: r.f64("summary")?,
             newest: r.f64("summary")?,
-            episodes: r.u64("summary")?,
-            open_episodes: r.u64("summary")?,
-            channels_tracked: r.u64("summary")?,
-            channel_names: r.u64("summary")?,
+            episodes: r.counter("summary")?,
+            open_episodes: r.counter("summary")?,
+            channels_tracked: r.counter("summary")?,
+            channel_names: r.counter("summary")?,
         })
     }
 }
@@ -263,7 +267,7 @@ fn open(bytes: &[u8]) -> Result<Opened<'_>, CheckpointError> {
     if actual != body_len {
         return Err(if actual < body_len {
             CheckpointError::Truncated {
-                expected: HEADER as u64 + body_len,
+                expected: (HEADER as u64).saturating_add(body_len),
                 actual: bytes.len() as u64,
             }
         } else {

@@ -62,13 +62,13 @@ pub(crate) fn get_pipeline(
     limits: EngineLimits,
     channel_count: usize,
 ) -> Result<Pipeline> {
-    let received = r.u64("received")?;
+    let received = r.counter("received")?;
     if r.len("reject reasons", 8)? != RejectReason::COUNT {
         return Err(malformed("reject reasons: wrong number of reasons"));
     }
     let mut rejected = RejectCounts::default();
     for n in &mut rejected.0 {
-        *n = r.u64("rejected")?;
+        *n = r.counter("rejected")?;
     }
     let classes = grammar.classes().len();
     let reorder = get_reorder(r, window, classes, channel_count)?;
@@ -102,10 +102,10 @@ fn get_hist(r: &mut Reader<'_>, bounds: &'static [f64], what: &str) -> Result<Fi
         return Err(malformed(format!("{what}: wrong number of buckets")));
     }
     for c in h.counts.iter_mut() {
-        *c = r.u64(what)?;
+        *c = r.counter(what)?;
     }
     h.sum = r.f64(what)?;
-    h.count = r.u64(what)?;
+    h.count = r.counter(what)?;
     let total = h.counts.iter().try_fold(0u64, |a, &c| a.checked_add(c));
     if total != Some(h.count) {
         return Err(malformed(format!(
@@ -153,9 +153,9 @@ fn get_reorder(
         )));
     }
     let counters = ReorderCounters {
-        flushed: r.u64("flushed")?,
-        dropped_out_of_window: r.u64("dropped")?,
-        dropped_within_double_window: r.u64("dropped within two windows")?,
+        flushed: r.counter("flushed")?,
+        dropped_out_of_window: r.counter("dropped")?,
+        dropped_within_double_window: r.counter("dropped within two windows")?,
         lateness: get_hist(r, LATENESS_BOUNDS, "lateness histogram")?,
     };
     let n = r.len("staged samples", STAGED_BYTES)?;
@@ -210,10 +210,10 @@ fn get_engine(
     channel_count: usize,
 ) -> Result<MotifEngine> {
     let counters = EngineCounters {
-        processed: r.u64("processed")?,
-        channels_tracked: r.u64("channels tracked")?,
-        channels_evicted: r.u64("channels evicted")?,
-        refused_channel_cap: r.u64("refused by the channel cap")?,
+        processed: r.counter("processed")?,
+        channels_tracked: r.counter("channels tracked")?,
+        channels_evicted: r.counter("channels evicted")?,
+        refused_channel_cap: r.counter("refused by the channel cap")?,
     };
     let mut engine = MotifEngine::new(grammar, limits);
     if r.len("motifs", 1)? != engine.motifs.len() {
@@ -260,8 +260,8 @@ fn put_stats(w: &mut Writer, s: &MotifStats) {
 
 fn get_stats(r: &mut Reader<'_>, what: &str) -> Result<MotifStats> {
     Ok(MotifStats {
-        episodes: r.u64(what)?,
-        open: r.u64(what)?,
+        episodes: r.counter(what)?,
+        open: r.counter(what)?,
         last_peak: r.f64(what)?,
         last_trust_sum: r.f64(what)?,
         duration: get_hist(r, DURATION_BOUNDS, what)?,
@@ -326,7 +326,7 @@ fn get_slot(r: &mut Reader<'_>, what: &str) -> Result<Slot> {
         last_t,
         phase,
         peak: r.f64(what)?,
-        samples: r.u64(what)?,
+        samples: r.counter(what)?,
         tie_t: r.f64(what)?,
         tie_peak: r.f64(what)?,
         channel: r.u32(what)?,
