@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scrape load while the daemon ingests at full speed (not run by CI):
 # ingest throughput over TCP with and without 64 keep-alive scrapers plus 32
-# idle connections, and the scrapers' latency.
+# idle connections, and the scrapers' latency; then with and without one
+# scraper scraping as fast as it can.
 #
 #   bash benches/scrape-under-ingest.sh [SAMPLES]
 #   MOTIFD_ARGS="--channel-capacity 256" bash benches/scrape-under-ingest.sh   # extra daemon flags
@@ -41,6 +42,23 @@ for run in 1 2 3; do
   echo "== run $run: ingest with 64 scrapers (1/s each) + 32 idle connections"
   start_daemon
   "$out"/examples/scrapers "127.0.0.1:$((port + 1))" 64 32 6 &
+  load=$!
+  sleep 1
+  nice -n "${FEED_NICE:-0}" "$out"/examples/tcp_feed "127.0.0.1:$port" "127.0.0.1:$((port + 1))" "$work/bench.csv" 4
+  wait "$load"
+  stop_daemon
+done
+
+# One scraper as fast as it can, against ingest alone, alternating.
+for run in 1 2 3; do
+  echo "== run $run: ingest alone"
+  start_daemon
+  nice -n "${FEED_NICE:-0}" "$out"/examples/tcp_feed "127.0.0.1:$port" "127.0.0.1:$((port + 1))" "$work/bench.csv" 4
+  stop_daemon
+
+  echo "== run $run: ingest with one scraper as fast as it can"
+  start_daemon
+  "$out"/examples/scrapers "127.0.0.1:$((port + 1))" flat 6 &
   load=$!
   sleep 1
   nice -n "${FEED_NICE:-0}" "$out"/examples/tcp_feed "127.0.0.1:$port" "127.0.0.1:$((port + 1))" "$work/bench.csv" 4

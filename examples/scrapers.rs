@@ -4,6 +4,9 @@
 //! (hdrhistogram). Used by benches/scrape-under-ingest.sh.
 //!
 //! `cargo run --release --example scrapers -- METRICS_ADDR [SCRAPERS] [IDLE] [SECONDS]`
+//!
+//! `... -- METRICS_ADDR flat [SECONDS]`: one keep-alive scraper scraping as fast
+//! as it can for SECONDS; reports scrapes/s and latency.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -46,6 +49,11 @@ fn main() {
         .first()
         .expect("usage: scrapers METRICS_ADDR [SCRAPERS] [IDLE] [SECONDS]")
         .clone();
+    if args.get(1).map(String::as_str) == Some("flat") {
+        let secs: u64 = args.get(2).map_or(5, |v| v.parse().expect("SECONDS"));
+        flat_out(&addr, Duration::from_secs(secs));
+        return;
+    }
     let scrapers: usize = args.get(1).map_or(64, |v| v.parse().expect("SCRAPERS"));
     let idle: usize = args.get(2).map_or(32, |v| v.parse().expect("IDLE"));
     let secs: u64 = args.get(3).map_or(10, |v| v.parse().expect("SECONDS"));
@@ -104,4 +112,26 @@ fn main() {
         all.max()
     );
     drop(idle_conns);
+}
+
+/// One keep-alive scraper, back to back, for `span`.
+fn flat_out(addr: &str, span: Duration) {
+    let stream = TcpStream::connect(addr).expect("connect");
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(stream);
+    let mut hist = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+    let start = Instant::now();
+    while start.elapsed() < span {
+        let t = Instant::now();
+        get(&mut reader).expect("scrape");
+        hist.saturating_record(t.elapsed().as_micros() as u64);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "one scraper flat out for {secs:.1} s: {} scrapes, {:.0} scrapes/s; p50 {} us, p99 {} us",
+        hist.len(),
+        hist.len() as f64 / secs,
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.99)
+    );
 }
