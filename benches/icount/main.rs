@@ -25,9 +25,7 @@ use std::sync::Arc;
 
 use motifd_engine::{ChannelNames, EngineLimits, Episode, MotifEngine, RecordParser};
 use motifd_engine::{ReorderBuffer, Sample};
-use motifd_exporter::{
-    render, render_to_vec, ExporterStats, Families, MotifStats, RenderOptions, Snapshot,
-};
+use motifd_exporter::{render, render_to_vec, ExporterStats, Families, RenderOptions, Snapshot};
 
 /// Samples per reorder and engine run: 20 reorder windows at 1,000 samples per
 /// event-second, so the steady state dominates the first window's fill.
@@ -229,22 +227,6 @@ fn render_case(
     (series, out.len() as f64)
 }
 
-/// The busy snapshot with `n` motifs (as `exporter/benches/render.rs` builds it).
-fn with_motifs(n: usize) -> Snapshot {
-    let template = exporter_common::busy_snapshot();
-    let mut s = template.clone();
-    s.motifs = (0..n)
-        .map(|i| {
-            let base = &template.motifs[i % template.motifs.len()];
-            MotifStats {
-                name: format!("{}_{i}", base.name),
-                ..base.clone()
-            }
-        })
-        .collect();
-    s
-}
-
 fn render_seed() -> (usize, f64) {
     render_case(
         &exporter_common::busy_snapshot(),
@@ -256,7 +238,7 @@ fn render_seed() -> (usize, f64) {
 /// Full catalogue, 320 motifs: 9,989 series, most of them histogram buckets.
 fn render_10k_full() -> (usize, f64) {
     render_case(
-        &with_motifs(320),
+        &exporter_common::busy_snapshot_with_motifs(320),
         Families::All,
         motifd_exporter::Format::OpenMetrics,
     )
@@ -264,7 +246,7 @@ fn render_10k_full() -> (usize, f64) {
 
 fn render_10k_full_classic() -> (usize, f64) {
     render_case(
-        &with_motifs(320),
+        &exporter_common::busy_snapshot_with_motifs(320),
         Families::All,
         motifd_exporter::Format::Classic,
     )
@@ -273,7 +255,7 @@ fn render_10k_full_classic() -> (usize, f64) {
 /// Seed families, 3,332 motifs: 9,999 plain series, two thirds floats.
 fn render_10k_plain() -> (usize, f64) {
     render_case(
-        &with_motifs(3332),
+        &exporter_common::busy_snapshot_with_motifs(3332),
         Families::Seed,
         motifd_exporter::Format::OpenMetrics,
     )

@@ -11,24 +11,7 @@ mod common;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use motifd_exporter::{
-    render, render_to_vec, Families, Format, MotifStats, RenderOptions, Snapshot,
-};
-
-fn with_motifs(n: usize) -> Snapshot {
-    let template = common::busy_snapshot();
-    let mut s = template.clone();
-    s.motifs = (0..n)
-        .map(|i| {
-            let base = &template.motifs[i % template.motifs.len()];
-            MotifStats {
-                name: format!("{}_{i}", base.name),
-                ..base.clone()
-            }
-        })
-        .collect();
-    s
-}
+use motifd_exporter::{render, render_to_vec, Families, Format, RenderOptions, Snapshot};
 
 fn bench_case(c: &mut Criterion, group: &str, snapshot: &Snapshot, options: &RenderOptions) {
     let stats = common::exporter_stats();
@@ -82,11 +65,16 @@ fn ten_thousand_series(c: &mut Criterion) {
         families: Families::Seed,
         ..RenderOptions::default()
     };
-    bench_case(c, "render_10k_plain_series", &with_motifs(3332), &seed);
+    bench_case(
+        c,
+        "render_10k_plain_series",
+        &common::busy_snapshot_with_motifs(3332),
+        &seed,
+    );
     // The same with floats that need 15–17 significant digits (all but 48
     // of the 6,664), which the short-decimal path of `render/number.rs`
     // hands to ryu: peaks π·n, trust sums a few ulps either side of 1.
-    let mut long = with_motifs(3332);
+    let mut long = common::busy_snapshot_with_motifs(3332);
     for (i, m) in long.motifs.iter_mut().enumerate() {
         let n = i as f64 + 1.0;
         m.peak_last = std::f64::consts::PI * n;
@@ -98,7 +86,7 @@ fn ten_thousand_series(c: &mut Criterion) {
     bench_case(
         c,
         "render_10k_full_catalogue",
-        &with_motifs(320),
+        &common::busy_snapshot_with_motifs(320),
         &RenderOptions::default(),
     );
 }

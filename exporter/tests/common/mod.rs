@@ -48,6 +48,23 @@ fn hist(
 }
 
 /// A snapshot after some activity, every field set, deterministic.
+/// The busy snapshot with `n` motifs (its five repeated, renamed `<name>_<i>`):
+/// the renderer's many-series case, shared by the render and icount benches.
+pub fn busy_snapshot_with_motifs(n: usize) -> Snapshot {
+    let template = busy_snapshot();
+    let mut s = template.clone();
+    s.motifs = (0..n)
+        .map(|i| {
+            let base = &template.motifs[i % template.motifs.len()];
+            MotifStats {
+                name: format!("{}_{i}", base.name),
+                ..base.clone()
+            }
+        })
+        .collect();
+    s
+}
+
 pub fn busy_snapshot() -> Snapshot {
     let motifs = MOTIFS
         .iter()
