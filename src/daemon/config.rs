@@ -53,6 +53,8 @@ pub struct Config {
     pub textfile_interval: f64,
     /// Metric namespace.
     pub namespace: String,
+    /// `SCHED_FIFO` priority of the scrape path (0: normal priority).
+    pub scrape_realtime_priority: u8,
     /// Batches buffered between producers and the engine (backpressure bound).
     pub channel_capacity: usize,
     /// Longest accepted line, bytes.
@@ -86,6 +88,7 @@ impl Default for Config {
             textfile: None,
             textfile_interval: 15.0,
             namespace: "dsfb".into(),
+            scrape_realtime_priority: 0,
             channel_capacity: 64,
             max_line: 1 << 20,
             fsync_interval: 1.0,
@@ -117,6 +120,7 @@ pub struct FileConfig {
     textfile: Option<PathBuf>,
     textfile_interval: Option<f64>,
     namespace: Option<String>,
+    scrape_realtime_priority: Option<u32>,
     channel_capacity: Option<usize>,
     max_line: Option<usize>,
     fsync_interval: Option<f64>,
@@ -174,6 +178,10 @@ pub struct RunFlags {
     /// Metric namespace [default: dsfb].
     #[arg(long, value_name = "NAME")]
     pub namespace: Option<String>,
+    /// Run the HTTP server's threads at this SCHED_FIFO priority, 1-99
+    /// (0 = normal priority) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub scrape_realtime_priority: Option<u32>,
     /// Batches buffered between producers and the engine [default: 64].
     #[arg(long, value_name = "N")]
     pub channel_capacity: Option<usize>,
@@ -290,6 +298,15 @@ pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
     if let Some(v) = flags.namespace.clone().or(file.namespace) {
         c.namespace = v;
     }
+    if let Some(v) = flags
+        .scrape_realtime_priority
+        .or(file.scrape_realtime_priority)
+    {
+        c.scrape_realtime_priority = u8::try_from(v)
+            .ok()
+            .filter(|&p| p <= motifd_exporter::server::priority::MAX_REALTIME_PRIORITY)
+            .ok_or_else(|| bad("scrape_realtime_priority", "must be 0 (off) to 99", v))?;
+    }
     if let Some(v) = flags.channel_capacity.or(file.channel_capacity) {
         c.channel_capacity = v;
     }
@@ -402,6 +419,20 @@ mod tests {
     }
 
     #[test]
+    fn scrape_realtime_priority_is_off_by_default_and_the_flag_wins() {
+        let c = merge(file(""), &RunFlags::default()).unwrap();
+        assert_eq!(c.scrape_realtime_priority, 0);
+        let c = merge(file("scrape_realtime_priority = 5"), &RunFlags::default()).unwrap();
+        assert_eq!(c.scrape_realtime_priority, 5);
+        let flags = RunFlags {
+            scrape_realtime_priority: Some(99),
+            ..RunFlags::default()
+        };
+        let c = merge(file("scrape_realtime_priority = 5"), &flags).unwrap();
+        assert_eq!(c.scrape_realtime_priority, 99);
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = |text: &str| {
             merge(file(text), &RunFlags::default())
@@ -417,6 +448,10 @@ mod tests {
         assert!(err("namespace = \"9x\"").starts_with("config: namespace must match"));
         assert!(
             err("channel_capacity = 0").starts_with("config: channel_capacity must be at least 1")
+        );
+        assert_eq!(
+            err("scrape_realtime_priority = 100"),
+            "config: scrape_realtime_priority must be 0 (off) to 99, got 100"
         );
         let unknown = toml::from_str::<FileConfig>("windw = 3")
             .unwrap_err()

@@ -158,6 +158,8 @@ pub fn run_with(
                     addr,
                     render: render.clone(),
                     max_connections: caps.scrape_connections,
+                    realtime_priority: (config.scrape_realtime_priority > 0)
+                        .then_some(config.scrape_realtime_priority),
                     ..ServerConfig::default()
                 },
                 handle.clone(),
@@ -168,6 +170,13 @@ pub fn run_with(
         ),
         None => None,
     };
+    match server.as_ref().and_then(ScrapeServer::realtime) {
+        Some(Ok(p)) => log::info!("scrape threads run at SCHED_FIFO priority {p}"),
+        Some(Err(why)) => log::warn!(
+            "scrape_realtime_priority not applied, the scrape threads run at normal priority: {why}"
+        ),
+        None => {}
+    }
     if let Some(path) = &config.textfile {
         let dir = path
             .parent()

@@ -46,6 +46,9 @@ pub(crate) struct Limits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
+    /// `SCHED_FIFO` priority of the accept thread, inherited by the relay
+    /// threads it spawns.
+    pub realtime_priority: Option<u8>,
 }
 
 /// A live connection: a handle on the client socket (to close it at stop)
@@ -88,6 +91,9 @@ impl Front {
             thread::Builder::new()
                 .name("motifd-scrape-accept".into())
                 .spawn(move || {
+                    if let Some(p) = limits.realtime_priority {
+                        let _ = super::priority::make_current_thread_realtime(p);
+                    }
                     accept_loop(
                         &listener, &upstream, &limits, &stopping, &registry, &rejected, reject_tx,
                     )

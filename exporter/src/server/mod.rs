@@ -3,13 +3,17 @@
 //! Threads: `motifd-scrape-accept` (public listener, see the `front` module for why
 //! connections pass through our own layer), three `motifd-scrape-conn` per
 //! connection, `motifd-scrape-reject` (503 beyond the connection cap),
-//! tiny_http's own accept/connection threads on a private Unix socket, and
+//! tiny_http's own accept/connection threads on a private Unix socket
+//! (`motifd-scrape-h`), and
 //! `workers` × `motifd-scrape-N` that render and answer requests in arrival
-//! order. [`ScrapeServer::stop`] stops and joins all of them.
+//! order. [`ScrapeServer::stop`] stops and joins all of them. With
+//! [`ServerConfig::realtime_priority`] all of them but the 503 thread run
+//! at that `SCHED_FIFO` priority ([`priority`]).
 
 mod front;
 mod handler;
 pub mod negotiate;
+pub mod priority;
 pub mod route;
 
 use std::io;
@@ -44,6 +48,9 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Rendering options (namespace).
     pub render: RenderOptions,
+    /// Run the scrape path at this `SCHED_FIFO` priority (1..=99); `None`
+    /// (the default) leaves it at normal priority. See [`priority`].
+    pub realtime_priority: Option<u8>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +62,7 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(10),
             workers: 2,
             render: RenderOptions::default(),
+            realtime_priority: None,
         }
     }
 }
@@ -66,6 +74,7 @@ pub struct ScrapeServer {
     tiny: Option<Arc<tiny_http::Server>>,
     workers: Vec<JoinHandle<()>>,
     socket_dir: PathBuf,
+    realtime: Option<Result<u8, String>>,
 }
 
 impl std::fmt::Debug for ScrapeServer {
@@ -95,8 +104,23 @@ impl ScrapeServer {
         let socket_dir = private_dir()?;
         let socket_path = socket_dir.join("scrape.sock");
         let unix = std::os::unix::net::UnixListener::bind(&socket_path)?;
-        let tiny = tiny_http::Server::from_listener(unix, None).map_err(io::Error::other)?;
-        let tiny = Arc::new(tiny);
+        // tiny_http's threads inherit the name and the scheduling policy of
+        // the thread that creates the server: a short-lived thread does it,
+        // so they show as `motifd-scrape-h` (15 characters of its name) and,
+        // when asked for, run at real-time priority.
+        let realtime_wanted = config.realtime_priority;
+        let (tiny, realtime) = thread::Builder::new()
+            .name("motifd-scrape-http".into())
+            .spawn(move || {
+                let realtime =
+                    realtime_wanted.map(|p| priority::make_current_thread_realtime(p).map(|()| p));
+                (tiny_http::Server::from_listener(unix, None), realtime)
+            })?
+            .join()
+            .map_err(|_| io::Error::other("motifd-scrape-http panicked"))?;
+        let tiny = Arc::new(tiny.map_err(io::Error::other)?);
+        // Only where the first switch worked: the others would fail alike.
+        let realtime_priority = realtime.as_ref().and_then(|r| r.as_ref().ok().copied());
         let shared = Arc::new(handler::Shared {
             snapshots,
             liveness,
@@ -110,6 +134,11 @@ impl ScrapeServer {
                 thread::Builder::new()
                     .name(format!("motifd-scrape-{n}"))
                     .spawn(move || {
+                        if let Some(p) = realtime_priority {
+                            // Already allowed once: a refusal now leaves this
+                            // worker at normal priority and nothing else.
+                            let _ = priority::make_current_thread_realtime(p);
+                        }
                         let mut scratch = handler::Scratch::default();
                         // recv() fails once unblock() is called: that is the stop signal.
                         while let Ok(request) = tiny.recv() {
@@ -122,6 +151,7 @@ impl ScrapeServer {
             max_connections: config.max_connections,
             idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
+            realtime_priority,
         };
         let front = front::Front::start(listener, socket_path, limits)?;
         Ok(Self {
@@ -130,7 +160,15 @@ impl ScrapeServer {
             tiny: Some(tiny),
             workers,
             socket_dir,
+            realtime,
         })
+    }
+
+    /// Whether the scrape path runs at real-time priority: `None` if it was
+    /// not asked for, else the priority in force or why the kernel refused
+    /// it (the server then runs at normal priority).
+    pub fn realtime(&self) -> Option<Result<u8, String>> {
+        self.realtime.clone()
     }
 
     /// The bound address (the real port when configured with port 0).

@@ -1,0 +1,139 @@
+//! `ServerConfig::realtime_priority`: which threads end up at `SCHED_FIFO`.
+//! One test in its own process, so no other test's server threads are in
+//! `/proc/self/task` while it looks.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use common::HttpClient;
+use motifd_exporter::server::priority::make_current_thread_realtime;
+use motifd_exporter::{ExporterCounters, Liveness, ScrapeServer, ServerConfig, SnapshotHandle};
+
+/// (name, policy, real-time priority) of the threads of this process not in
+/// `old`, from fields 2, 41 and 40 of `/proc/self/task/*/stat`; and the ids
+/// of all of them.
+fn threads(old: &HashSet<String>) -> (Vec<(String, u32, u32)>, HashSet<String>) {
+    let mut out = Vec::new();
+    let mut ids = HashSet::new();
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let entry = entry.unwrap();
+        let id = entry.file_name().to_string_lossy().into_owned();
+        ids.insert(id.clone());
+        if old.contains(&id) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        let open = stat.find('(').unwrap();
+        let close = stat.rfind(')').unwrap();
+        let name = stat[open + 1..close].to_string();
+        // Field 3 (state) is the first after the name.
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let rt_priority = fields[40 - 3].parse().unwrap();
+        let policy = fields[41 - 3].parse().unwrap();
+        out.push((name, policy, rt_priority));
+    }
+    (out, ids)
+}
+
+const SCHED_OTHER: u32 = 0;
+const SCHED_FIFO: u32 = 1;
+
+fn start(realtime_priority: Option<u8>) -> ScrapeServer {
+    ScrapeServer::start(
+        ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            realtime_priority,
+            ..ServerConfig::default()
+        },
+        SnapshotHandle::new(common::busy_snapshot()),
+        Liveness::default(),
+        Arc::new(ExporterCounters::default()),
+    )
+    .unwrap()
+}
+
+/// Names of the scrape path's threads (15-character kernel names).
+fn on_scrape_path(name: &str) -> bool {
+    name.starts_with("motifd-scrape-") && name != "motifd-scrape-r"
+}
+
+#[test]
+fn realtime_priority_reaches_every_thread_on_the_scrape_path_and_nothing_else() {
+    // Whether this machine lets us use SCHED_FIFO at all, asked on a thread
+    // of our own: the server's report must agree with it.
+    let allowed = std::thread::spawn(|| make_current_thread_realtime(3))
+        .join()
+        .unwrap();
+
+    let (_, before) = threads(&HashSet::new());
+    let server = start(Some(3));
+    // A live keep-alive connection, so its relay threads and tiny_http's
+    // connection thread exist while we look.
+    let mut client = HttpClient::connect(server.local_addr());
+    assert_eq!(client.get("/metrics", &[]).status, 200);
+    let (seen, _) = threads(&HashSet::new());
+    let path: Vec<_> = seen.iter().filter(|t| on_scrape_path(&t.0)).collect();
+    for name in [
+        "motifd-scrape-0",
+        "motifd-scrape-1",
+        "motifd-scrape-a",
+        "motifd-scrape-c",
+        "motifd-scrape-h",
+    ] {
+        assert!(
+            path.iter().any(|t| t.0 == name),
+            "no {name} thread among {seen:?}"
+        );
+    }
+    // Three relay threads for the one connection; tiny_http's accept thread
+    // and its connection thread.
+    assert_eq!(path.iter().filter(|t| t.0 == "motifd-scrape-c").count(), 3);
+    assert!(path.iter().filter(|t| t.0 == "motifd-scrape-h").count() >= 2);
+    match (&allowed, server.realtime()) {
+        (Ok(()), Some(Ok(3))) => {
+            for t in &path {
+                assert_eq!((t.1, t.2), (SCHED_FIFO, 3), "{t:?} not at SCHED_FIFO 3");
+            }
+        }
+        (Err(_), Some(Err(why))) => {
+            assert!(why.contains("CAP_SYS_NICE"), "unhelpful refusal: {why}");
+            for t in &path {
+                assert_eq!(t.1, SCHED_OTHER, "{t:?} changed policy although refused");
+            }
+        }
+        (allowed, reported) => {
+            panic!("the machine says {allowed:?}, the server reports {reported:?}")
+        }
+    }
+    // Everything else keeps its policy: the 503 thread, and the threads of
+    // this test (the one that started the server included).
+    for t in seen.iter().filter(|t| !on_scrape_path(&t.0)) {
+        assert_eq!(t.1, SCHED_OTHER, "{t:?} is not on the scrape path");
+    }
+    assert!(seen.iter().any(|t| t.0 == "motifd-scrape-r"));
+    drop(client);
+    server.stop();
+
+    // Not asked for: nothing changes, and the server says so. (tiny_http's
+    // idle connection threads outlive a stopped server for a while, so only
+    // threads started since are looked at.)
+    let (_, before) = threads(&before);
+    let server = start(None);
+    let mut client = HttpClient::connect(server.local_addr());
+    assert_eq!(client.get("/metrics", &[]).status, 200);
+    assert_eq!(server.realtime(), None);
+    let (seen, _) = threads(&before);
+    assert!(seen.iter().filter(|t| on_scrape_path(&t.0)).count() >= 8);
+    for t in seen {
+        assert_eq!(t.1, SCHED_OTHER, "{t:?}");
+    }
+    drop(client);
+    server.stop();
+
+    assert!(make_current_thread_realtime(0).is_err());
+    assert!(make_current_thread_realtime(100).is_err());
+}
