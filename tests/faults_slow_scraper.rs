@@ -94,6 +94,14 @@ fn a_scraper_that_never_reads_does_not_stall_other_scrapers_or_ingest() {
         "{answered} of {PIPELINED} answers reached the stuck scraper"
     );
     daemon.wait_for_log("left unread", LIMIT);
+    let closed =
+        |reason: &str| format!("dsfb_scrape_connections_closed_total{{reason=\"{reason}\"}}");
+    let m = daemon.wait_metrics(LIMIT, "the close counted", |m| {
+        m.value(&closed("unread_responses")) == 1.0
+    });
+    for other in ["connection_limit", "idle_timeout", "write_timeout"] {
+        assert_eq!(m.value(&closed(other)), 0.0, "{other}");
+    }
 
     // Its threads are gone again (tiny_http's spare workers leave after 5 s).
     let threads = poll_opt(Duration::from_secs(15), || {

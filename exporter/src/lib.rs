@@ -34,7 +34,7 @@ pub use liveness::Liveness;
 pub use process::ProcessStats;
 pub use publish::{SnapshotHandle, SnapshotPublisher};
 pub use render::{render, render_to_vec, Families, Format, Namespace, RenderOptions};
-pub use self_stats::{ExporterCounters, ExporterStats};
+pub use self_stats::{CloseReason, ExporterCounters, ExporterStats};
 pub use server::{ScrapeServer, ServerConfig};
 pub use snapshot::{BuildInfo, ChannelStats, CheckpointStats, MotifStats, ReorderStats, Snapshot};
 pub use textfile::{TextfileConfig, TextfileWriter};

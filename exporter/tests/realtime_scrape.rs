@@ -56,6 +56,16 @@ fn start(realtime_priority: Option<u8>) -> ScrapeServer {
     .unwrap()
 }
 
+/// The value of `dsfb_scrape_realtime_priority` in an exposition.
+fn exported_priority(body: &[u8]) -> u64 {
+    let text = std::str::from_utf8(body).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dsfb_scrape_realtime_priority "))
+        .unwrap_or_else(|| panic!("no dsfb_scrape_realtime_priority in\n{text}"));
+    line.parse().unwrap()
+}
+
 /// Names of the scrape path's threads (15-character kernel names).
 fn on_scrape_path(name: &str) -> bool {
     name.starts_with("motifd-scrape-") && name != "motifd-scrape-r"
@@ -74,7 +84,9 @@ fn realtime_priority_reaches_every_thread_on_the_scrape_path_and_nothing_else() 
     // A live keep-alive connection, so its relay threads and tiny_http's
     // connection thread exist while we look.
     let mut client = HttpClient::connect(server.local_addr());
-    assert_eq!(client.get("/metrics", &[]).status, 200);
+    let metrics = client.get("/metrics", &[]);
+    assert_eq!(metrics.status, 200);
+    let exported = exported_priority(&metrics.body);
     let (seen, _) = threads(&HashSet::new());
     let path: Vec<_> = seen.iter().filter(|t| on_scrape_path(&t.0)).collect();
     for name in [
@@ -95,12 +107,14 @@ fn realtime_priority_reaches_every_thread_on_the_scrape_path_and_nothing_else() 
     assert!(path.iter().filter(|t| t.0 == "motifd-scrape-h").count() >= 2);
     match (&allowed, server.realtime()) {
         (Ok(()), Some(Ok(3))) => {
+            assert_eq!(exported, 3);
             for t in &path {
                 assert_eq!((t.1, t.2), (SCHED_FIFO, 3), "{t:?} not at SCHED_FIFO 3");
             }
         }
         (Err(_), Some(Err(why))) => {
             assert!(why.contains("CAP_SYS_NICE"), "unhelpful refusal: {why}");
+            assert_eq!(exported, 0, "refused, yet exported as in force");
             for t in &path {
                 assert_eq!(t.1, SCHED_OTHER, "{t:?} changed policy although refused");
             }
@@ -124,7 +138,9 @@ fn realtime_priority_reaches_every_thread_on_the_scrape_path_and_nothing_else() 
     let (_, before) = threads(&before);
     let server = start(None);
     let mut client = HttpClient::connect(server.local_addr());
-    assert_eq!(client.get("/metrics", &[]).status, 200);
+    let metrics = client.get("/metrics", &[]);
+    assert_eq!(metrics.status, 200);
+    assert_eq!(exported_priority(&metrics.body), 0);
     assert_eq!(server.realtime(), None);
     let (seen, _) = threads(&before);
     assert!(seen.iter().filter(|t| on_scrape_path(&t.0)).count() >= 8);

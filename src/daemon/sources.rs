@@ -337,6 +337,8 @@ fn accept_loop(
     let mut connections: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id = 0u64;
     let mut last_refusal_log: Option<Instant> = None;
+    let mut accept_failures = 0u64;
+    let mut last_failure_log: Option<Instant> = None;
     while !ctx.stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, peer)) => {
@@ -370,7 +372,15 @@ fn accept_loop(
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL / 4),
             Err(e) => {
-                log::warn!("ingest: accept failed: {e}");
+                // Out of files (EMFILE) fails every retry until a file frees:
+                // one line at most every ten seconds, with the running count.
+                accept_failures += 1;
+                if last_failure_log.is_none_or(|t| t.elapsed() >= RejectLog::EVERY) {
+                    log::warn!(
+                        "ingest: accept failed: {e} ({accept_failures} failures so far; retrying every {POLL:?})"
+                    );
+                    last_failure_log = Some(Instant::now());
+                }
                 thread::sleep(POLL);
             }
         }

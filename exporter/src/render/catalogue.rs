@@ -3,7 +3,7 @@
 //! the same list; the order here is the order on the wire.
 
 use super::encoder::{Encoder, Family, Kind, Value};
-use crate::self_stats::ExporterStats;
+use crate::self_stats::{CloseReason, ExporterStats};
 use crate::snapshot::Snapshot;
 
 const fn fam(
@@ -205,6 +205,24 @@ const RENDER: Family = fam(
     Some("seconds"),
     "Time spent rendering an exposition for a scrape.",
 );
+const CONNECTIONS_OPEN: Family = fam(
+    "scrape_connections_open",
+    Gauge,
+    None,
+    "Scrape connections open now.",
+);
+const CONNECTIONS_CLOSED: Family = fam(
+    "scrape_connections_closed",
+    Counter,
+    None,
+    "Scrape connections the server refused or closed itself, by reason.",
+);
+const REALTIME: Family = fam(
+    "scrape_realtime_priority",
+    Gauge,
+    None,
+    "SCHED_FIFO priority the scrape path runs at; 0 is normal scheduling.",
+);
 const TEXTFILE_WRITES: Family = fam(
     "textfile_writes",
     Counter,
@@ -315,6 +333,20 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
     scalar(enc, &SCRAPES, "_total", Value::Int(x.scrapes_total));
     enc.family(&RENDER);
     enc.histogram(&[], &x.render_duration);
+    scalar(
+        enc,
+        &CONNECTIONS_OPEN,
+        "",
+        Value::Int(x.scrape_connections_open),
+    );
+    enc.family(&CONNECTIONS_CLOSED);
+    for (reason, n) in CloseReason::ALL
+        .iter()
+        .zip(x.scrape_connections_closed_total)
+    {
+        enc.sample("_total", &[("reason", reason.as_str())], Value::Int(n));
+    }
+    scalar(enc, &REALTIME, "", Value::Int(x.scrape_realtime_priority));
     scalar(
         enc,
         &TEXTFILE_WRITES,

@@ -18,12 +18,15 @@
 //! - gives up writing to it after `write_timeout` (a client that stops
 //!   reading);
 //! - never lets such a client hold up the rendering workers: responses are
-//!   taken from tiny_http at once into a small per-connection queue, and a
-//!   client that leaves more than [`UNREAD_LIMIT`] bytes of them unread (it
+//!   taken from tiny_http at once into a per-connection queue, and a client
+//!   that leaves more than [`UNREAD_LIMIT`] bytes of them queued (it
 //!   pipelines requests and reads nothing) is disconnected on the spot;
 //! - counts it against `max_connections`; beyond the cap it answers
 //!   `503 Service Unavailable` (with `Retry-After`) and closes, so a flood of
 //!   idle sockets cannot lock out the scrapers already connected.
+//!
+//! Open connections and every close of the server's own making are counted
+//! by reason in [`ExporterCounters`].
 //!
 //! tiny_http still does all HTTP parsing, keep-alive and response framing.
 
@@ -32,13 +35,15 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+
+use crate::self_stats::{CloseReason, ExporterCounters};
 
 /// Limits applied by the front layer.
 #[derive(Debug, Clone)]
@@ -70,24 +75,26 @@ pub(crate) struct Front {
     addr: std::net::SocketAddr,
     acceptor: Option<JoinHandle<()>>,
     rejecter: Option<JoinHandle<()>>,
-    rejected: Arc<AtomicU64>,
 }
 
 impl Front {
     /// Starts the `motifd-scrape-accept` and `motifd-scrape-reject` threads.
-    pub fn start(listener: TcpListener, upstream: PathBuf, limits: Limits) -> io::Result<Self> {
+    pub fn start(
+        listener: TcpListener,
+        upstream: PathBuf,
+        limits: Limits,
+        counters: Arc<ExporterCounters>,
+    ) -> io::Result<Self> {
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let registry = Arc::new(Registry::default());
-        let rejected = Arc::new(AtomicU64::new(0));
         // Bounded: under a flood, sockets beyond it are closed without a 503.
         let (reject_tx, reject_rx) = mpsc::sync_channel::<TcpStream>(64);
         let rejecter = thread::Builder::new()
             .name("motifd-scrape-reject".into())
             .spawn(move || reject_loop(reject_rx))?;
         let acceptor = {
-            let (stopping, registry, rejected) =
-                (stopping.clone(), registry.clone(), rejected.clone());
+            let (stopping, registry) = (stopping.clone(), registry.clone());
             thread::Builder::new()
                 .name("motifd-scrape-accept".into())
                 .spawn(move || {
@@ -95,7 +102,7 @@ impl Front {
                         let _ = super::priority::make_current_thread_realtime(p);
                     }
                     accept_loop(
-                        &listener, &upstream, &limits, &stopping, &registry, &rejected, reject_tx,
+                        &listener, &upstream, &limits, &stopping, &registry, &counters, reject_tx,
                     )
                 })?
         };
@@ -105,13 +112,7 @@ impl Front {
             addr,
             acceptor: Some(acceptor),
             rejecter: Some(rejecter),
-            rejected,
         })
-    }
-
-    /// Connections refused with 503 so far.
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected.load(SeqCst)
     }
 
     /// Stops accepting, closes every live connection and joins all threads.
@@ -149,22 +150,35 @@ fn accept_loop(
     limits: &Limits,
     stopping: &AtomicBool,
     registry: &Arc<Registry>,
-    rejected: &AtomicU64,
+    counters: &Arc<ExporterCounters>,
     reject_tx: SyncSender<TcpStream>,
 ) {
+    let mut failures = 0u64;
+    let mut last_failure_log: Option<Instant> = None;
     for stream in listener.incoming() {
         if stopping.load(SeqCst) {
             break;
         }
-        let Ok(stream) = stream else {
-            // EMFILE and friends: back off instead of spinning.
-            thread::sleep(Duration::from_millis(10));
-            continue;
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning, and say
+                // so once every ten seconds at most, with the running count.
+                failures += 1;
+                if last_failure_log.is_none_or(|t| t.elapsed() >= ACCEPT_FAILURE_LOG_EVERY) {
+                    eprintln!(
+                        "motifd-exporter: scrape accept failed: {e} ({failures} failures so far)"
+                    );
+                    last_failure_log = Some(Instant::now());
+                }
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let live = registry.live.lock().len();
         if live >= limits.max_connections {
-            rejected.fetch_add(1, SeqCst);
+            counters.connection_closed(CloseReason::ConnectionLimit);
             if let Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) =
                 reject_tx.try_send(stream)
             {
@@ -172,11 +186,14 @@ fn accept_loop(
             }
             continue;
         }
-        if let Err(e) = admit(stream, upstream, limits, registry) {
+        if let Err(e) = admit(stream, upstream, limits, registry, counters) {
             eprintln!("motifd-exporter: scrape connection setup failed: {e}");
         }
     }
 }
+
+/// Least time between two log lines about failing accepts.
+const ACCEPT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Connects the client to tiny_http and starts its relay thread.
 fn admit(
@@ -184,25 +201,32 @@ fn admit(
     upstream: &PathBuf,
     limits: &Limits,
     registry: &Arc<Registry>,
+    counters: &Arc<ExporterCounters>,
 ) -> io::Result<()> {
     client.set_read_timeout(Some(limits.idle_timeout))?;
     client.set_write_timeout(Some(limits.write_timeout))?;
+    // Best effort: without it the connection works, only with more buffered.
+    let _ = socket2::SockRef::from(&client).set_send_buffer_size(SEND_BUFFER);
     let server = UnixStream::connect(upstream)?;
     let id = registry.next_id.fetch_add(1, SeqCst);
     let registry_clone = Arc::clone(registry);
+    let counters_clone = Arc::clone(counters);
     let kept = client.try_clone()?;
-    // Register before spawning, so the relay's own deregistration cannot
-    // run first and leave a stale entry behind.
+    // Register and count under the lock, held until the end: the relay's own
+    // deregistration (and `connection_ended`) cannot run first and leave a
+    // stale entry or a negative count behind.
     let mut live = registry.live.lock();
     live.insert(id, (kept, None));
     let spawned = thread::Builder::new()
         .name("motifd-scrape-conn".into())
         .spawn(move || {
-            relay(client, server);
+            relay(client, server, &counters_clone);
             registry_clone.live.lock().remove(&id);
+            counters_clone.connection_ended();
         });
     match spawned {
         Ok(handle) => {
+            counters.connection_opened();
             if let Some(entry) = live.get_mut(&id) {
                 entry.1 = Some(handle);
             }
@@ -221,37 +245,46 @@ const CHUNK: usize = 16 * 1024;
 /// A scraper reads each response before asking for the next, so it never
 /// comes near this; 128 connections at the cap hold 32 MiB at most.
 const UNREAD_LIMIT: usize = 16 * CHUNK;
+/// Send buffer asked for on each client socket (Linux doubles it for its
+/// bookkeeping). Left to autotuning, a client that stops reading makes the
+/// kernel buffer up to `tcp_wmem`'s maximum (4 MiB by default) for it; fixed,
+/// a connection holds at most about 0.5 MiB in the kernel plus
+/// [`UNREAD_LIMIT`] here, and a stalled write is noticed after that much
+/// rather than after megabytes. Even a 10,000-series exposition (about
+/// 1 MB) needs only a few refills of it.
+const SEND_BUFFER: usize = 256 * 1024;
 
 /// Copies bytes both ways until either side closes or times out, then closes
 /// both. The client→server direction runs on this thread. Responses are read
-/// from tiny_http by a second thread into a bounded queue and written to the
-/// client by a third, so a tiny_http worker writing a response never waits
-/// on a client that does not read: a full queue disconnects the client.
-fn relay(client: TcpStream, server: UnixStream) {
+/// from tiny_http by a second thread into a queue bounded in bytes and
+/// written to the client by a third, so a tiny_http worker writing a
+/// response never waits on a client that does not read: a full queue
+/// disconnects the client.
+fn relay(client: TcpStream, server: UnixStream, counters: &Arc<ExporterCounters>) {
     let (Ok(client_w), Ok(client_k), Ok(server_r)) =
         (client.try_clone(), client.try_clone(), server.try_clone())
     else {
         return;
     };
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(UNREAD_LIMIT / CHUNK);
-    let Ok(writer) = thread::Builder::new()
-        .name("motifd-scrape-conn".into())
-        .spawn(move || {
-            for chunk in rx {
-                if (&client_w).write_all(&chunk).is_err() {
-                    break;
-                }
-            }
-            let _ = client_w.shutdown(Shutdown::Both);
-        })
-    else {
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let writer = {
+        let (queued, counters) = (Arc::clone(&queued), Arc::clone(counters));
+        thread::Builder::new()
+            .name("motifd-scrape-conn".into())
+            .spawn(move || write_responses(&client_w, &rx, &queued, &counters))
+    };
+    let Ok(writer) = writer else {
         return;
     };
-    let back = thread::Builder::new()
-        .name("motifd-scrape-conn".into())
-        .spawn(move || take_responses(&server_r, &tx, &client_k));
-    if back.is_ok() {
-        copy(&client, &server);
+    let back = {
+        let counters = Arc::clone(counters);
+        thread::Builder::new()
+            .name("motifd-scrape-conn".into())
+            .spawn(move || take_responses(&server_r, &tx, &queued, &client_k, &counters))
+    };
+    if back.is_ok() && copy(&client, &server) == CopyEnd::Timeout {
+        counters.connection_closed(CloseReason::IdleTimeout);
     }
     let _ = server.shutdown(Shutdown::Both);
     let _ = client.shutdown(Shutdown::Both);
@@ -261,46 +294,107 @@ fn relay(client: TcpStream, server: UnixStream) {
     let _ = writer.join();
 }
 
+/// Writes queued responses to the client until the queue closes or a write
+/// fails. A write that makes no progress for the write timeout closes the
+/// connection and is counted; other failures (the client went away, or
+/// [`take_responses`] closed it) are not this thread's to count.
+fn write_responses(
+    client: &TcpStream,
+    queue: &mpsc::Receiver<Vec<u8>>,
+    queued: &AtomicUsize,
+    counters: &ExporterCounters,
+) {
+    for chunk in queue {
+        if let Err(e) = (&*client).write_all(&chunk) {
+            if is_timeout(&e) {
+                counters.connection_closed(CloseReason::WriteTimeout);
+                eprintln!(
+                    "motifd-exporter: closing a scrape connection from {}: no write progress for the write timeout",
+                    peer(client)
+                );
+            }
+            break;
+        }
+        queued.fetch_sub(chunk.len(), SeqCst);
+    }
+    let _ = client.shutdown(Shutdown::Both);
+}
+
 /// Moves tiny_http's responses into the client's queue without ever waiting
-/// for the client. If the queue is full the client is not reading: both
-/// sides are closed, which also ends the writer's pending write at once.
-fn take_responses(server: &UnixStream, queue: &SyncSender<Vec<u8>>, client: &TcpStream) {
+/// for the client. If the bytes queued would pass [`UNREAD_LIMIT`] the client
+/// is not reading: both sides are closed, which also ends the writer's
+/// pending write at once.
+fn take_responses(
+    server: &UnixStream,
+    queue: &Sender<Vec<u8>>,
+    queued: &AtomicUsize,
+    client: &TcpStream,
+    counters: &ExporterCounters,
+) {
     let mut buf = [0u8; CHUNK];
     loop {
         let n = match (&*server).read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        match queue.try_send(buf[..n].to_vec()) {
-            Ok(()) => {}
+        if queued.fetch_add(n, SeqCst) + n > UNREAD_LIMIT {
+            counters.connection_closed(CloseReason::UnreadResponses);
+            eprintln!(
+                "motifd-exporter: closing a scrape connection from {}: more than {} KiB of responses left unread",
+                peer(client),
+                UNREAD_LIMIT >> 10
+            );
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            return;
+        }
+        if queue.send(buf[..n].to_vec()).is_err() {
             // The writer gave up (write timeout, client gone).
-            Err(TrySendError::Disconnected(_)) => return,
-            Err(TrySendError::Full(_)) => {
-                eprintln!(
-                    "motifd-exporter: closing a scrape connection from {}: more than {} KiB of responses left unread",
-                    client
-                        .peer_addr()
-                        .map_or_else(|_| "?".into(), |a| a.to_string()),
-                    UNREAD_LIMIT >> 10
-                );
-                let _ = client.shutdown(Shutdown::Both);
-                let _ = server.shutdown(Shutdown::Both);
-                return;
-            }
+            return;
         }
     }
 }
 
-/// Copies until EOF or an error (a read timeout on the client side is the
-/// idle timeout; a write timeout is the slow-reader limit).
-fn copy(mut from: impl Read, mut to: impl Write) {
+fn peer(client: &TcpStream) -> String {
+    client
+        .peer_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string())
+}
+
+/// A socket timeout surfaces as `WouldBlock` or `TimedOut` depending on the
+/// platform.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// How a [`copy`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum CopyEnd {
+    /// End of file or an error other than a timeout, on either side.
+    Closed,
+    /// Nothing to read for the read timeout (the idle timeout).
+    Timeout,
+}
+
+/// Copies until EOF, an error or a read timeout.
+fn copy(mut from: impl Read, mut to: impl Write) -> CopyEnd {
     let mut buf = [0u8; 16 * 1024];
     loop {
         match from.read(&mut buf) {
-            Ok(0) | Err(_) => return,
+            Ok(0) => return CopyEnd::Closed,
+            Err(e) => {
+                return if is_timeout(&e) {
+                    CopyEnd::Timeout
+                } else {
+                    CopyEnd::Closed
+                }
+            }
             Ok(n) => {
                 if to.write_all(&buf[..n]).is_err() {
-                    return;
+                    return CopyEnd::Closed;
                 }
             }
         }

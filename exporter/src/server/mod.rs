@@ -75,6 +75,7 @@ pub struct ScrapeServer {
     workers: Vec<JoinHandle<()>>,
     socket_dir: PathBuf,
     realtime: Option<Result<u8, String>>,
+    counters: Arc<ExporterCounters>,
 }
 
 impl std::fmt::Debug for ScrapeServer {
@@ -121,10 +122,11 @@ impl ScrapeServer {
         let tiny = Arc::new(tiny.map_err(io::Error::other)?);
         // Only where the first switch worked: the others would fail alike.
         let realtime_priority = realtime.as_ref().and_then(|r| r.as_ref().ok().copied());
+        counters.set_realtime_priority(realtime_priority.unwrap_or(0));
         let shared = Arc::new(handler::Shared {
             snapshots,
             liveness,
-            counters,
+            counters: Arc::clone(&counters),
             render: config.render.clone(),
         });
         let mut workers = Vec::with_capacity(config.workers.max(1));
@@ -153,7 +155,7 @@ impl ScrapeServer {
             write_timeout: config.write_timeout,
             realtime_priority,
         };
-        let front = front::Front::start(listener, socket_path, limits)?;
+        let front = front::Front::start(listener, socket_path, limits, Arc::clone(&counters))?;
         Ok(Self {
             addr,
             front,
@@ -161,6 +163,7 @@ impl ScrapeServer {
             workers,
             socket_dir,
             realtime,
+            counters,
         })
     }
 
@@ -178,7 +181,8 @@ impl ScrapeServer {
 
     /// Connections refused with 503 because of the connection cap.
     pub fn rejected_connections(&self) -> u64 {
-        self.front.rejected_total()
+        self.counters
+            .connections_closed(crate::self_stats::CloseReason::ConnectionLimit)
     }
 
     /// Stops accepting, closes open connections, and joins every thread.
