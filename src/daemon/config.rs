@@ -55,6 +55,13 @@ pub struct Config {
     pub namespace: String,
     /// `SCHED_FIFO` priority of the scrape path (0: normal priority).
     pub scrape_realtime_priority: u8,
+    /// Most scrape connections open at once (more get 503).
+    pub max_scrape_connections: usize,
+    /// Seconds a scrape connection may stay silent before it is closed.
+    pub scrape_idle_timeout: f64,
+    /// Seconds a response write may make no progress before the connection
+    /// is closed.
+    pub scrape_write_timeout: f64,
     /// Batches buffered between producers and the engine (backpressure bound).
     pub channel_capacity: usize,
     /// Longest accepted line, bytes.
@@ -89,6 +96,9 @@ impl Default for Config {
             textfile_interval: 15.0,
             namespace: "dsfb".into(),
             scrape_realtime_priority: 0,
+            max_scrape_connections: 128,
+            scrape_idle_timeout: 30.0,
+            scrape_write_timeout: 10.0,
             channel_capacity: 64,
             max_line: 1 << 20,
             fsync_interval: 1.0,
@@ -121,6 +131,9 @@ pub struct FileConfig {
     textfile_interval: Option<f64>,
     namespace: Option<String>,
     scrape_realtime_priority: Option<u32>,
+    max_scrape_connections: Option<usize>,
+    scrape_idle_timeout: Option<f64>,
+    scrape_write_timeout: Option<f64>,
     channel_capacity: Option<usize>,
     max_line: Option<usize>,
     fsync_interval: Option<f64>,
@@ -200,6 +213,8 @@ pub struct RunFlags {
 
 /// Longest wall-clock interval accepted, seconds (about 31 years).
 pub const MAX_INTERVAL_SECONDS: f64 = 1e9;
+/// Shortest period or timeout accepted, seconds.
+pub const MIN_INTERVAL_SECONDS: f64 = 0.001;
 
 /// Most batches the producer → engine channel may buffer: its slots are
 /// allocated when the daemon starts.
@@ -307,6 +322,15 @@ pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
             .filter(|&p| p <= motifd_exporter::server::priority::MAX_REALTIME_PRIORITY)
             .ok_or_else(|| bad("scrape_realtime_priority", "must be 0 (off) to 99", v))?;
     }
+    if let Some(v) = file.max_scrape_connections {
+        c.max_scrape_connections = v;
+    }
+    if let Some(v) = file.scrape_idle_timeout {
+        c.scrape_idle_timeout = v;
+    }
+    if let Some(v) = file.scrape_write_timeout {
+        c.scrape_write_timeout = v;
+    }
     if let Some(v) = flags.channel_capacity.or(file.channel_capacity) {
         c.channel_capacity = v;
     }
@@ -339,15 +363,33 @@ fn validate(c: &Config) -> Result<(), Failure> {
         ("textfile_interval", c.textfile_interval),
         ("fsync_interval", c.fsync_interval),
         ("checkpoint_interval", c.checkpoint_interval),
+        ("scrape_idle_timeout", c.scrape_idle_timeout),
+        ("scrape_write_timeout", c.scrape_write_timeout),
     ];
     for (key, v) in positive {
         if !(v > 0.0 && v.is_finite()) {
             return Err(bad(key, "must be a finite number of seconds > 0", v));
         }
     }
+    // A period or timeout that rounds to (nearly) nothing would spin a
+    // thread, and a socket refuses a zero timeout.
+    let at_least_a_millisecond = [
+        ("textfile_interval", c.textfile_interval),
+        ("fsync_interval", c.fsync_interval),
+        ("checkpoint_interval", c.checkpoint_interval),
+        ("scrape_idle_timeout", c.scrape_idle_timeout),
+        ("scrape_write_timeout", c.scrape_write_timeout),
+    ];
+    for (key, v) in at_least_a_millisecond {
+        if v < MIN_INTERVAL_SECONDS {
+            let rule = format!("must be at least {MIN_INTERVAL_SECONDS} seconds");
+            return Err(bad(key, &rule, v));
+        }
+    }
     let counts = [
         ("max_channels", c.max_channels),
         ("max_producers", c.max_producers),
+        ("max_scrape_connections", c.max_scrape_connections),
         ("channel_capacity", c.channel_capacity),
         ("max_line", c.max_line),
     ];
@@ -362,6 +404,8 @@ fn validate(c: &Config) -> Result<(), Failure> {
         ("textfile_interval", c.textfile_interval),
         ("checkpoint_interval", c.checkpoint_interval),
         ("fsync_interval", c.fsync_interval),
+        ("scrape_idle_timeout", c.scrape_idle_timeout),
+        ("scrape_write_timeout", c.scrape_write_timeout),
     ];
     for (key, v) in intervals {
         if v > MAX_INTERVAL_SECONDS {
@@ -430,6 +474,50 @@ mod tests {
         };
         let c = merge(file("scrape_realtime_priority = 5"), &flags).unwrap();
         assert_eq!(c.scrape_realtime_priority, 99);
+    }
+
+    #[test]
+    fn scrape_limits_come_from_the_file() {
+        let c = merge(FileConfig::default(), &RunFlags::default()).unwrap();
+        let d = motifd_exporter::ServerConfig::default();
+        assert_eq!(c.max_scrape_connections, d.max_connections);
+        assert_eq!(secs(c.scrape_idle_timeout), d.idle_timeout);
+        assert_eq!(secs(c.scrape_write_timeout), d.write_timeout);
+        let c = merge(
+            file("max_scrape_connections = 8\nscrape_idle_timeout = 2.5\nscrape_write_timeout = 0.25"),
+            &RunFlags::default(),
+        )
+        .unwrap();
+        assert_eq!(c.max_scrape_connections, 8);
+        assert_eq!(secs(c.scrape_idle_timeout), Duration::from_millis(2500));
+        assert_eq!(secs(c.scrape_write_timeout), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn periods_and_timeouts_below_a_millisecond_are_refused() {
+        for key in [
+            "textfile_interval",
+            "fsync_interval",
+            "checkpoint_interval",
+            "scrape_idle_timeout",
+            "scrape_write_timeout",
+        ] {
+            let err = merge(file(&format!("{key} = 1e-12")), &RunFlags::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!("config: {key} must be at least 0.001 seconds, got 0.000000000001"),
+            );
+            assert!(merge(file(&format!("{key} = 0.001")), &RunFlags::default()).is_ok());
+        }
+        let err = merge(file("max_scrape_connections = 0"), &RunFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config: max_scrape_connections must be at least 1, got 0"
+        );
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub fn run_with(
         producers: config.ingest_listen.map_or(0, |_| config.max_producers),
         scrape_connections: config
             .metrics_listen
-            .map_or(0, |_| ServerConfig::default().max_connections),
+            .map_or(0, |_| config.max_scrape_connections),
     });
     let server = match config.metrics_listen {
         Some(addr) => Some(
@@ -158,6 +158,8 @@ pub fn run_with(
                     addr,
                     render: render.clone(),
                     max_connections: caps.scrape_connections,
+                    idle_timeout: secs(config.scrape_idle_timeout),
+                    write_timeout: secs(config.scrape_write_timeout),
                     realtime_priority: (config.scrape_realtime_priority > 0)
                         .then_some(config.scrape_realtime_priority),
                     ..ServerConfig::default()
