@@ -358,29 +358,24 @@ fn validate(c: &Config) -> Result<(), Failure> {
             return Err(bad(key, "must be a finite number of seconds >= 0", v));
         }
     }
-    let positive = [
-        ("channel_ttl", c.channel_ttl.unwrap_or(1.0)),
+    // Periods and timeouts: each becomes a `Duration` that a thread waits or
+    // a socket times out on.
+    let periods = [
         ("textfile_interval", c.textfile_interval),
         ("fsync_interval", c.fsync_interval),
         ("checkpoint_interval", c.checkpoint_interval),
         ("scrape_idle_timeout", c.scrape_idle_timeout),
         ("scrape_write_timeout", c.scrape_write_timeout),
     ];
-    for (key, v) in positive {
+    let positive = [("channel_ttl", c.channel_ttl.unwrap_or(1.0))];
+    for (key, v) in positive.into_iter().chain(periods) {
         if !(v > 0.0 && v.is_finite()) {
             return Err(bad(key, "must be a finite number of seconds > 0", v));
         }
     }
-    // A period or timeout that rounds to (nearly) nothing would spin a
-    // thread, and a socket refuses a zero timeout.
-    let at_least_a_millisecond = [
-        ("textfile_interval", c.textfile_interval),
-        ("fsync_interval", c.fsync_interval),
-        ("checkpoint_interval", c.checkpoint_interval),
-        ("scrape_idle_timeout", c.scrape_idle_timeout),
-        ("scrape_write_timeout", c.scrape_write_timeout),
-    ];
-    for (key, v) in at_least_a_millisecond {
+    // One that rounds to (nearly) nothing would spin a thread, and a socket
+    // refuses a zero timeout.
+    for (key, v) in periods {
         if v < MIN_INTERVAL_SECONDS {
             let rule = format!("must be at least {MIN_INTERVAL_SECONDS} seconds");
             return Err(bad(key, &rule, v));
@@ -399,15 +394,8 @@ fn validate(c: &Config) -> Result<(), Failure> {
         }
     }
     // These become `Duration`s at start, which cannot hold any float.
-    let intervals = [
-        ("idle_flush", c.idle_flush),
-        ("textfile_interval", c.textfile_interval),
-        ("checkpoint_interval", c.checkpoint_interval),
-        ("fsync_interval", c.fsync_interval),
-        ("scrape_idle_timeout", c.scrape_idle_timeout),
-        ("scrape_write_timeout", c.scrape_write_timeout),
-    ];
-    for (key, v) in intervals {
+    let intervals = [("idle_flush", c.idle_flush)];
+    for (key, v) in intervals.into_iter().chain(periods) {
         if v > MAX_INTERVAL_SECONDS {
             let rule = format!("must be at most {MAX_INTERVAL_SECONDS:e} seconds");
             return Err(bad(key, &rule, v));
