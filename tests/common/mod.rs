@@ -4,6 +4,8 @@
 //! sure no child outlives a failing test.
 #![allow(dead_code)] // every test file uses a different subset
 
+pub mod http;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
