@@ -96,8 +96,15 @@ impl EngineLoop {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    log::info!("all sources ended");
-                    stopped_by_signal = false;
+                    // A stop signal makes every source end too, and their
+                    // last sender may go before this loop sees the flag:
+                    // the flag, not the disconnect, says why input ended.
+                    stopped_by_signal = control.stop.load(Ordering::Acquire);
+                    if stopped_by_signal {
+                        log::info!("stop signal received: draining");
+                    } else {
+                        log::info!("all sources ended");
+                    }
                     break;
                 }
             }
