@@ -10,4 +10,5 @@ pub mod generate;
 pub mod inspect;
 pub mod lines;
 pub mod replay;
+pub mod settings_rules;
 pub mod summary;

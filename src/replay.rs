@@ -8,6 +8,7 @@
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::error::Failure;
 use crate::lines::{for_each_line, Line, Next};
+use crate::settings_rules as rules;
 use crate::summary::Summary;
 use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
 use motifd_engine::ingest::{self, BatchWriter, DEFAULT_BATCH};
@@ -140,13 +141,12 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     }
 }
 
+/// Checks the flags with the rules `motifd run` applies to the same settings.
 fn validate(args: &ReplayArgs) -> Result<(), Failure> {
-    if !(args.window >= 0.0 && args.window.is_finite()) {
-        return Err(Failure::new(format!(
-            "--window must be a finite number of seconds >= 0, got {}",
-            args.window
-        )));
+    fn flag(name: &'static str) -> impl Fn(String) -> Failure {
+        move |why| Failure::new(format!("--{name} {why}"))
     }
+    rules::non_negative_seconds(args.window).map_err(flag("window"))?;
     if let Some(speed) = args.speed {
         if !(speed > 0.0 && speed.is_finite()) {
             return Err(Failure::new(format!(
@@ -155,15 +155,10 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
         }
     }
     if let Some(ttl) = args.channel_ttl {
-        if !(ttl > 0.0 && ttl.is_finite()) {
-            return Err(Failure::new(format!(
-                "--channel-ttl must be a finite number of seconds > 0, got {ttl}"
-            )));
-        }
+        rules::positive_seconds(ttl).map_err(flag("channel-ttl"))?;
     }
-    if args.max_line == 0 {
-        return Err(Failure::new("--max-line must be at least 1"));
-    }
+    rules::at_least_one(args.max_channels).map_err(flag("max-channels"))?;
+    rules::at_least_one(args.max_line).map_err(flag("max-line"))?;
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Failure::new("stdin (-) can be given only once"));
     }
