@@ -31,9 +31,9 @@ fn demo() -> Result<ExitCode, error::Failure> {
     daemon::run_with(
         config,
         Box::new(|| Ok(motifd_engine::Grammar::default())),
-        Some(Box::new(daemon::demo::spawn)),
+        vec![Box::new(daemon::sources::demo::DemoSource)],
         Some(Box::new(|_, metrics| {
-            eprint!("{}", daemon::demo::banner(metrics))
+            eprint!("{}", daemon::sources::demo::banner(metrics))
         })),
     )
 }

@@ -6,16 +6,15 @@
 //! output deterministic: same input, same bytes.
 
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
-use crate::error::Failure;
-use crate::lines::{for_each_line, Line, Next};
+use crate::error::{Context, Failure};
+use crate::grammar::{self, GrammarCell};
+use crate::line_ingest::{LineFormat, LineIngest, Options, RejectReport, Stopped};
+use crate::lines::READ_CHUNK;
 use crate::settings_rules as rules;
 use crate::summary::Summary;
 use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
 use motifd_engine::ingest::{self, BatchWriter, DEFAULT_BATCH};
-use motifd_engine::parse::is_csv_header;
-use motifd_engine::{
-    ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline, RecordParser, RejectReason,
-};
+use motifd_engine::{ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -30,7 +29,7 @@ const CHANNEL_BATCHES: usize = 8;
 /// Runs the replay; the exit code says how it went (0 ok, 1 check mismatch).
 pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     validate(&args)?;
-    let grammar = Arc::new(load_grammar(args.grammar.as_deref())?);
+    let grammar = Arc::new(grammar::load(args.grammar.as_deref())?);
     let inputs = open_inputs(&args)?;
     let names = ChannelNames::default();
     let started = Instant::now();
@@ -39,27 +38,21 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = progress_bar(&args);
     let producer = {
-        let grammar = Arc::clone(&grammar);
-        let names = names.clone();
-        let opts = ProducerOptions {
+        let options = Options {
             max_line: args.max_line,
+            report: RejectReport::Print(args.show_rejects),
             strict: args.strict,
-            show_rejects: args.show_rejects,
+            header_first: true,
             speed: args.speed,
-            bytes_read: Arc::clone(&bytes_read),
         };
+        let cell = Arc::new(GrammarCell::new(Arc::clone(&grammar)));
+        let writer = BatchWriter::new(tx, DEFAULT_BATCH);
+        let ingest = LineIngest::new(cell, &names, writer, options);
+        let bytes_read = Arc::clone(&bytes_read);
         thread::Builder::new()
             .name("motifd-parse".into())
-            .spawn(move || {
-                produce(
-                    inputs,
-                    grammar,
-                    &names,
-                    &opts,
-                    BatchWriter::new(tx, DEFAULT_BATCH),
-                )
-            })
-            .map_err(|e| Failure::new(format!("cannot start the parser thread: {e}")))?
+            .spawn(move || produce(inputs, ingest, &bytes_read))
+            .context("cannot start the parser thread")?
     };
 
     let limits = EngineLimits {
@@ -165,19 +158,9 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Reads and validates a grammar file (or returns the default grammar).
-pub fn load_grammar(path: Option<&std::path::Path>) -> Result<Grammar, Failure> {
-    let Some(path) = path else {
-        return Ok(Grammar::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
-    Grammar::from_toml(&text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
-}
-
 struct Input {
     name: String,
-    format: Format,
+    format: LineFormat,
     reader: Box<dyn Read + Send>,
 }
 
@@ -186,10 +169,13 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .iter()
         .map(|name| {
             let format = match args.input_format {
-                Some(InputFormat::Csv) => Format::Csv,
-                Some(InputFormat::Jsonl) => Format::Jsonl,
-                None if name == "-" => Format::Csv,
-                None => Format::from_path(name),
+                Some(InputFormat::Csv) => LineFormat::Csv,
+                Some(InputFormat::Jsonl) => LineFormat::Jsonl,
+                None if name == "-" => LineFormat::Csv,
+                None => match Format::from_path(name) {
+                    Format::Csv => LineFormat::Csv,
+                    Format::Jsonl => LineFormat::Jsonl,
+                },
             };
             let reader: Box<dyn Read + Send> = if name == "-" {
                 Box::new(io::stdin())
@@ -210,139 +196,42 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .collect()
 }
 
-struct ProducerOptions {
-    max_line: usize,
-    strict: bool,
-    show_rejects: u64,
-    speed: Option<f64>,
-    /// Bytes read so far (for the progress bar).
-    bytes_read: Arc<AtomicU64>,
-}
-
-/// Paces samples by event time: sample `t` is handed over no earlier than
-/// `(t − t_first) / speed` seconds after the first one.
-struct Pacer {
-    speed: f64,
-    origin: Option<(f64, Instant)>,
-    newest: f64,
-}
-
-impl Pacer {
-    /// How long to wait before handing over a sample at `t`.
-    fn wait(&mut self, t: f64) -> Option<std::time::Duration> {
-        let (t0, start) = *self.origin.get_or_insert((t, Instant::now()));
-        self.newest = self.newest.max(t);
-        let due = (self.newest - t0) / self.speed;
-        let elapsed = start.elapsed().as_secs_f64();
-        (due > elapsed).then(|| std::time::Duration::from_secs_f64(due - elapsed))
-    }
-}
-
 struct Produced {
     files: usize,
 }
 
+/// Reads every input, in order, as one stream through the shared line path.
 fn produce(
     inputs: Vec<Input>,
-    grammar: Arc<Grammar>,
-    names: &ChannelNames,
-    opts: &ProducerOptions,
-    mut writer: BatchWriter,
+    mut ingest: LineIngest,
+    bytes_read: &Arc<AtomicU64>,
 ) -> Result<Produced, Failure> {
-    let mut parser = RecordParser::new(grammar, names);
-    let mut pacer = opts.speed.map(|speed| Pacer {
-        speed,
-        origin: None,
-        newest: f64::NEG_INFINITY,
-    });
-    let mut shown = 0u64;
     let files = inputs.len();
-    for input in inputs {
-        let mut failure: Option<Failure> = None;
-        let mut header_pending = input.format == Format::Csv;
-        let name = input.name;
-        let mut report = |line_no: u64, reason: RejectReason, text: &[u8]| {
-            if shown < opts.show_rejects {
-                shown += 1;
-                eprintln!("{name}:{line_no}: rejected ({reason}): {}", preview(text));
-            }
-        };
-        let counted = CountingReader {
-            inner: input.reader,
-            count: Arc::clone(&opts.bytes_read),
-        };
-        for_each_line(counted, opts.max_line, |line_no, line| {
-            let outcome = match line {
-                Line::TooLong => Err((RejectReason::LineTooLong, &b""[..])),
-                Line::Text(text) => {
-                    if text.iter().all(|b| b.is_ascii_whitespace()) {
-                        return Next::Continue;
-                    }
-                    if header_pending {
-                        header_pending = false;
-                        if is_csv_header(text) {
-                            return Next::Continue;
-                        }
-                        failure = Some(Failure::new(format!(
-                            "{name}:{line_no}: a CSV input must start with the header `{}` \
-                             (use --input-format jsonl for JSON lines)",
-                            motifd_engine::parse::CSV_HEADER
-                        )));
-                        return Next::Stop;
-                    }
-                    parser.parse(input.format, text).map_err(|r| (r, text))
-                }
+    let mut buf = vec![0u8; READ_CHUNK];
+    for mut input in inputs {
+        ingest.begin(input.name.clone(), input.format);
+        loop {
+            let n = match input.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Failure::new(format!("{}: {e}", input.name))),
             };
-            match outcome {
-                Ok(sample) => {
-                    if let Some(wait) = pacer.as_mut().and_then(|p| p.wait(sample.t)) {
-                        // Hand over what is due before sleeping, so pacing is
-                        // visible downstream at once.
-                        if writer.flush().is_err() {
-                            return Next::Stop;
-                        }
-                        thread::sleep(wait);
-                    }
-                    if writer.push(sample).is_err() {
-                        return Next::Stop;
-                    }
-                }
-                Err((reason, text)) => {
-                    writer.reject(reason);
-                    if opts.strict {
-                        failure = Some(Failure::new(format!(
-                            "{name}:{line_no}: rejected ({reason}) in --strict mode: {}",
-                            preview(text)
-                        )));
-                        return Next::Stop;
-                    }
-                    report(line_no, reason, text);
-                }
-            }
-            Next::Continue
-        })
-        .map_err(|e| Failure::new(format!("{name}: {e}")))?;
-        if let Some(f) = failure {
-            return Err(f);
+            bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+            ended_early(ingest.feed(&buf[..n]))?;
         }
+        ended_early(ingest.end(true))?;
     }
-    writer
-        .flush()
-        .map_err(|_| Failure::new("the engine stopped before the input ended"))?;
     Ok(Produced { files })
 }
 
-/// Counts the bytes read through it.
-struct CountingReader {
-    inner: Box<dyn Read + Send>,
-    count: Arc<AtomicU64>,
-}
-
-impl Read for CountingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+fn ended_early(result: Result<(), Stopped>) -> Result<(), Failure> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(Stopped::Refused(failure)) => Err(failure),
+        Err(Stopped::Disconnected) => {
+            Err(Failure::new("the engine stopped before the input ended"))
+        }
     }
 }
 
@@ -383,7 +272,12 @@ fn write_metrics(
         Some(SnapshotPublisher::new(handle.clone())),
         Liveness::new(std::time::Duration::from_secs(1)),
     );
-    filler.publish(pipeline, grammar, 0);
+    filler.publish(
+        pipeline,
+        grammar,
+        0,
+        &crate::daemon::sources::SourceReport::default(),
+    );
     let format = if path.extension().is_some_and(|e| e == "om") {
         motifd_exporter::Format::OpenMetrics
     } else {
@@ -397,20 +291,6 @@ fn write_metrics(
     let bytes = render_to_vec(&handle.load(), &ExporterStats::default(), &options, format);
     motifd_exporter::textfile::write_atomic(path, &bytes)
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))
-}
-
-/// A printable excerpt of a rejected line.
-fn preview(text: &[u8]) -> String {
-    const MAX: usize = 120;
-    let s = String::from_utf8_lossy(&text[..text.len().min(MAX)]);
-    let mut s: String = s
-        .chars()
-        .map(|c| if c.is_control() { '·' } else { c })
-        .collect();
-    if text.len() > MAX {
-        s.push('…');
-    }
-    s
 }
 
 /// Formats episodes into a buffer, streamed to stdout or kept for `--check`.

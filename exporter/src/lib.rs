@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod atomic_file;
 pub mod histogram;
 pub mod liveness;
 pub mod process;

@@ -8,6 +8,7 @@
 //! field. docs/configuration.md lists every key; a test keeps the two equal.
 
 use crate::error::Failure;
+pub use crate::line_ingest::LineFormat;
 use crate::settings_rules as rule;
 use motifd_engine::reorder::DEFAULT_WINDOW;
 use serde::Deserialize;
@@ -16,18 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use rule::{MAX_CHANNEL_CAPACITY, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS};
-
-/// How lines of a source are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LineFormat {
-    /// Decide per line: `{` starts a JSON object, anything else is CSV.
-    Auto,
-    /// `t,class,channel,value` (a header line, if present, is skipped).
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
-}
 
 /// Declares every setting: `Settings` (one layer: every key optional, read
 /// from TOML or from flags), `Config` (resolved: defaults filled in, values
@@ -146,6 +135,10 @@ settings! {
     /// Most TCP producers connected at once.
     [skip]
     max_producers: usize => usize = 256, via rule::at_least_one;
+
+    /// Seconds a TCP producer may send nothing before it is disconnected.
+    [skip]
+    ingest_idle_timeout: f64 => f64 = 300.0, via rule::period_seconds;
 
     /// Append closed episodes to this file (JSON lines; `-` = stdout).
     [long, value_name = "FILE"]

@@ -1,6 +1,7 @@
 //! Fills the exporter's snapshot from the engine thread's state.
 
 use super::checkpointing::CheckpointStats;
+use super::sources::SourceReport;
 use motifd_engine::histogram::FixedHistogram;
 use motifd_engine::{Grammar, Pipeline, RejectReason, Sample};
 use motifd_exporter::histogram::INGEST_TO_FLUSH_BOUNDS_SECONDS;
@@ -49,13 +50,8 @@ pub struct MetricsFiller {
     latency: hdrhistogram::Histogram<u64>,
     probes: BinaryHeap<Probe>,
     seen: u64,
-    /// Idle flushes so far (logged at shutdown).
-    pub idle_flushes: u64,
     /// Episode-log write errors, counted by the log (None: no episode log).
     pub episode_log_errors: Option<Arc<AtomicU64>>,
-    /// Producers refused at `max_producers`, counted by the TCP listener
-    /// (None: no listener).
-    pub producers_refused: Option<Arc<AtomicU64>>,
     /// Checkpoint outcomes, and whether this process restored one (None: no
     /// checkpoint configured).
     pub checkpoint: Option<(Arc<CheckpointStats>, bool)>,
@@ -73,9 +69,7 @@ impl MetricsFiller {
                 .expect("static histogram bounds are valid"),
             probes: BinaryHeap::new(),
             seen: 0,
-            idle_flushes: 0,
             episode_log_errors: None,
-            producers_refused: None,
             checkpoint: None,
         }
     }
@@ -105,13 +99,15 @@ impl MetricsFiller {
         }
     }
 
-    /// Forgets per-motif series of a replaced grammar.
-    pub fn reset_motifs(&mut self, _grammar: &Grammar) {
-        // The next publish rebuilds the motif list from the new grammar.
-    }
-
-    /// Publishes a snapshot of `pipeline` and signals liveness.
-    pub fn publish(&mut self, pipeline: &Pipeline, grammar: &Grammar, channel_depth: usize) {
+    /// Publishes a snapshot of `pipeline` (the motif series follow
+    /// `grammar`) and signals liveness.
+    pub fn publish(
+        &mut self,
+        pipeline: &Pipeline,
+        grammar: &Grammar,
+        channel_depth: usize,
+        sources: &SourceReport,
+    ) {
         self.liveness.beat();
         let Some(publisher) = self.publisher.as_mut() else {
             return;
@@ -122,7 +118,6 @@ impl MetricsFiller {
         let (build, latency) = (&self.build, &self.latency);
         let load = |c: &Option<Arc<AtomicU64>>| c.as_ref().map(|c| c.load(Ordering::Relaxed));
         let episode_log_errors = load(&self.episode_log_errors);
-        let producers_refused = load(&self.producers_refused);
         let checkpoint = self.checkpoint.as_ref().map(|(c, restored)| {
             let last = c.last_written_unix.load(Ordering::Relaxed);
             motifd_exporter::CheckpointStats {
@@ -176,7 +171,8 @@ impl MetricsFiller {
             snap.channels.evicted_total = e.channels_evicted;
             snap.channels.refused_total = e.refused_channel_cap;
             snap.ingest_channel_depth = Some(channel_depth as u64);
-            snap.ingest_producers_refused_total = producers_refused;
+            snap.ingest_producers_refused_total = sources.producers_refused;
+            snap.ingest_producers_idle_closed_total = sources.producers_idle_closed;
             snap.episode_log_write_errors_total = episode_log_errors;
             snap.checkpoint = checkpoint;
             from_hdr(
