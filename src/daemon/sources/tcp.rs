@@ -166,19 +166,14 @@ impl Acceptor {
             idle_timeout: self.idle_timeout,
             counts: Arc::clone(&self.counts),
         };
-        let live = Arc::clone(&self.live);
+        let slot = Slot(Arc::clone(&self.live));
         let spawned = thread::Builder::new()
             .name(format!("motifd-tcp-{}", self.next_id))
-            .spawn(move || {
-                producer.serve(stream);
-                live.fetch_sub(1, Ordering::AcqRel);
-            });
+            .spawn(move || producer.serve(stream, slot));
         match spawned {
             Ok(h) => self.connections.push(h),
-            Err(e) => {
-                self.live.fetch_sub(1, Ordering::AcqRel);
-                log::error!("ingest: cannot start a thread for {peer}: {e}");
-            }
+            // The closure, and the slot in it, is dropped with the error.
+            Err(e) => log::error!("ingest: cannot start a thread for {peer}: {e}"),
         }
     }
 }
@@ -192,7 +187,7 @@ struct Producer {
 }
 
 impl Producer {
-    fn serve(self, mut stream: TcpStream) {
+    fn serve(self, mut stream: TcpStream, slot: Slot) {
         let peer = self.peer;
         if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(POLL)).is_err() {
             return;
@@ -230,6 +225,19 @@ impl Producer {
         // A line without its newline at the end of a connection was cut short.
         let _ = ingest.end(false);
         log::debug!("ingest: producer {peer} disconnected");
+        // The slot is free before the producer can see its connection
+        // closed, so a producer the daemon closed can reconnect at once.
+        drop(slot);
+        drop(stream);
+    }
+}
+
+/// One of the `max_producers` slots, held by a producer's thread.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
