@@ -34,16 +34,7 @@ fn line(i: u64, out: &mut Vec<u8>) {
 
 #[test]
 fn a_fast_producer_is_throttled_memory_stays_bounded_and_nothing_is_lost() {
-    let daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--channel-capacity",
-        "2",
-        "--idle-flush",
-        "3600",
-    ]);
+    let daemon = Daemon::listening(&["--channel-capacity", "2", "--idle-flush", "3600"]);
     daemon.wait_metrics(Duration::from_secs(10), "a first snapshot", |m| {
         m.get("dsfb_ingest_channel_depth").is_some()
     });
@@ -137,11 +128,7 @@ fn a_fast_producer_is_throttled_memory_stays_bounded_and_nothing_is_lost() {
 fn sigterm_under_a_flood_drains_and_exits_in_bounded_time() {
     let dir = Scratch::new("flood-sigterm");
     let textfile = dir.path("motifd.prom");
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let mut daemon = Daemon::listening(&[
         "--channel-capacity",
         "2",
         "--textfile",

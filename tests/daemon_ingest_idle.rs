@@ -16,14 +16,7 @@ fn silent_producers_are_closed_after_the_idle_timeout_and_free_their_slots() {
         "motifd.toml",
         "max_producers = 2\ningest_idle_timeout = 0.5\n",
     );
-    let daemon = Daemon::run(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ]);
+    let daemon = Daemon::listening(&["--config", config.to_str().unwrap()]);
     daemon.wait_for_series("dsfb_ingest_producers_idle_closed_total");
 
     // Two silent producers take both slots; the daemon closes them.

@@ -43,14 +43,7 @@ fn connection_cap_and_idle_timeout_come_from_the_config_file() {
             IDLE_TIMEOUT.as_secs_f64()
         ),
     );
-    let daemon = Daemon::run(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ]);
+    let daemon = Daemon::listening(&["--config", config.to_str().unwrap()]);
     daemon.wait_for_series("dsfb_scrape_connections_open");
 
     // One kept connection, alone on the server: one slot is left.

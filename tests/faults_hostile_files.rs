@@ -21,11 +21,7 @@ fn symlinks_at_the_temporary_paths_are_replaced_not_written_through() {
         tmp.push(".tmp");
         std::os::unix::fs::symlink(&victim, &tmp).unwrap();
     }
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let mut daemon = Daemon::listening(&[
         "--textfile",
         textfile.to_str().unwrap(),
         "--textfile-interval",

@@ -87,14 +87,7 @@ fn a_thousand_idle_connections_per_port_do_not_stop_ingest_or_scrapes() {
     let episodes = dir.path("episodes.jsonl");
     let records = csv_records("demo.csv");
     let third = records.len() / 3;
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--episodes-out",
-        episodes.to_str().unwrap(),
-    ]);
+    let mut daemon = Daemon::listening(&["--episodes-out", episodes.to_str().unwrap()]);
     daemon.wait_for_series("dsfb_ingest_producers_refused_total");
     let (threads_before, rss_before) = (daemon.threads(), daemon.rss());
 

@@ -22,11 +22,7 @@ fn a_vanished_textfile_directory_is_counted_and_writing_resumes_when_it_returns(
     let textfile = prom_dir.join("motifd.prom");
     let records = csv_records("demo.csv");
     let third = records.len() / 3;
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let mut daemon = Daemon::listening(&[
         "--textfile",
         textfile.to_str().unwrap(),
         "--textfile-interval",
