@@ -3,12 +3,12 @@
 //! line handling without spawning a process.
 #![forbid(unsafe_code)]
 
+pub mod checkpoint_command;
 pub mod cli;
 pub mod daemon;
 pub mod error;
 pub mod generate;
 pub mod grammar;
-pub mod inspect;
 pub mod line_ingest;
 pub mod lines;
 pub mod log_throttle;

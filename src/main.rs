@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use motifd::cli::{Cli, Command};
-use motifd::{daemon, error, generate, inspect, replay};
+use motifd::{checkpoint_command, daemon, error, generate, replay};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Run(flags)) => daemon::run(&flags),
-        Some(Command::Checkpoint(args)) => inspect::run(&args),
+        Some(Command::Checkpoint(args)) => checkpoint_command::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {

@@ -5,7 +5,7 @@
 //! overlap on two cores. Inputs are read in order as one stream, which keeps the
 //! output deterministic: same input, same bytes.
 
-use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
+use crate::cli::{OutputFormat, ReplayArgs};
 use crate::error::{Context, Failure};
 use crate::grammar::{self, GrammarCell};
 use crate::line_ingest::{LineFormat, LineIngest, Options, RejectReport, Stopped};
@@ -169,8 +169,7 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .iter()
         .map(|name| {
             let format = match args.input_format {
-                Some(InputFormat::Csv) => LineFormat::Csv,
-                Some(InputFormat::Jsonl) => LineFormat::Jsonl,
+                Some(format) => format,
                 None if name == "-" => LineFormat::Csv,
                 None => match Format::from_path(name) {
                     Format::Csv => LineFormat::Csv,

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Outcome counts of checkpoint writes, shared with the writer thread.
 #[derive(Debug, Default)]
-pub struct CheckpointStats {
+pub struct CheckpointOutcomes {
     /// Checkpoints written.
     pub written: AtomicU64,
     /// Checkpoints that failed to be written.
@@ -53,7 +53,7 @@ pub struct Checkpointer {
     interval: Duration,
     last_attempt: Instant,
     fingerprint: Fingerprint,
-    stats: Arc<CheckpointStats>,
+    stats: Arc<CheckpointOutcomes>,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -62,7 +62,7 @@ impl Checkpointer {
     /// A writer to `path` every `interval` for a pipeline configured as
     /// `fingerprint` says.
     pub fn new(path: PathBuf, interval: Duration, fingerprint: Fingerprint) -> Self {
-        let stats = Arc::new(CheckpointStats::default());
+        let stats = Arc::new(CheckpointOutcomes::default());
         // One job in flight at most: a checkpoint superseded before it reached
         // the disk is worth nothing.
         let (jobs, queue) = crossbeam_channel::bounded::<Job>(1);
@@ -92,7 +92,7 @@ impl Checkpointer {
     }
 
     /// Live outcome counts, for the metrics.
-    pub fn stats(&self) -> Arc<CheckpointStats> {
+    pub fn stats(&self) -> Arc<CheckpointOutcomes> {
         Arc::clone(&self.stats)
     }
 
@@ -164,7 +164,7 @@ impl Checkpointer {
 }
 
 /// Writes one checkpoint and records the outcome.
-fn store(path: &Path, job: &Job, stats: &CheckpointStats) -> bool {
+fn store(path: &Path, job: &Job, stats: &CheckpointOutcomes) -> bool {
     match write_atomic(path, &job.bytes) {
         Ok(()) => {
             stats.written.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,6 @@
 //! Fills the exporter's snapshot from the engine thread's state.
 
-use super::checkpointing::CheckpointStats;
+use super::checkpointing::CheckpointOutcomes;
 use super::sources::SourceReport;
 use motifd_engine::histogram::FixedHistogram;
 use motifd_engine::{Grammar, Pipeline, RejectReason, Sample};
@@ -54,7 +54,7 @@ pub struct MetricsFiller {
     pub episode_log_errors: Option<Arc<AtomicU64>>,
     /// Checkpoint outcomes, and whether this process restored one (None: no
     /// checkpoint configured).
-    pub checkpoint: Option<(Arc<CheckpointStats>, bool)>,
+    pub checkpoint: Option<(Arc<CheckpointOutcomes>, bool)>,
 }
 
 impl MetricsFiller {
