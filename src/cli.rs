@@ -24,6 +24,8 @@ pub enum Command {
     GenerateFixtures(GenerateArgs),
     /// Check a checkpoint file and print what it holds.
     Checkpoint(CheckpointArgs),
+    /// Draw residuals with their episodes shaded (SVG or PNG).
+    Plot(crate::plot::args::PlotArgs),
 }
 
 /// `motifd checkpoint`.

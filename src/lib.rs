@@ -9,5 +9,6 @@ pub mod error;
 pub mod generate;
 pub mod inspect;
 pub mod lines;
+pub mod plot;
 pub mod replay;
 pub mod summary;

@@ -180,17 +180,27 @@ pub fn load_grammar(path: Option<&std::path::Path>) -> Result<Grammar, Failure> 
     Grammar::from_toml(&text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }
 
-struct Input {
-    name: String,
-    format: Format,
-    reader: Box<dyn Read + Send>,
+/// One input to read: its name for messages, its record format and its bytes.
+pub(crate) struct Input {
+    pub(crate) name: String,
+    pub(crate) format: Format,
+    pub(crate) reader: Box<dyn Read + Send>,
 }
 
 fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
-    args.inputs
+    open_paths(&args.inputs, args.input_format)
+}
+
+/// Opens `inputs` (`-` = stdin) with their formats (`input_format`, else from
+/// the extension); `motifd plot` and `motifd report` read through it too.
+pub(crate) fn open_paths(
+    inputs: &[String],
+    input_format: Option<InputFormat>,
+) -> Result<Vec<Input>, Failure> {
+    inputs
         .iter()
         .map(|name| {
-            let format = match args.input_format {
+            let format = match input_format {
                 Some(InputFormat::Csv) => Format::Csv,
                 Some(InputFormat::Jsonl) => Format::Jsonl,
                 None if name == "-" => Format::Csv,
@@ -215,13 +225,13 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .collect()
 }
 
-struct ProducerOptions {
-    max_line: usize,
-    strict: bool,
-    show_rejects: u64,
-    speed: Option<f64>,
+pub(crate) struct ProducerOptions {
+    pub(crate) max_line: usize,
+    pub(crate) strict: bool,
+    pub(crate) show_rejects: u64,
+    pub(crate) speed: Option<f64>,
     /// Bytes read so far (for the progress bar).
-    bytes_read: Arc<AtomicU64>,
+    pub(crate) bytes_read: Arc<AtomicU64>,
 }
 
 /// Paces samples by event time: sample `t` is handed over no earlier than
@@ -243,11 +253,13 @@ impl Pacer {
     }
 }
 
-struct Produced {
-    files: usize,
+pub(crate) struct Produced {
+    pub(crate) files: usize,
 }
 
-fn produce(
+/// Reads `inputs` in order, parses their lines and hands the samples over in
+/// batches through `writer` (the parser thread of replay, plot and report).
+pub(crate) fn produce(
     inputs: Vec<Input>,
     grammar: Arc<Grammar>,
     names: &ChannelNames,
