@@ -256,7 +256,11 @@ fn draw_panel<DB: DrawingBackend>(
         }
         legend_rows.push(LegendRow::Line(label.clone(), *colour, true));
     }
-    let peaks = peak_points(c, panel, &v.episodes, (from, to));
+    let peaks = thin_peaks(
+        peak_points(c, panel, &v.episodes, (from, to)),
+        (from, to),
+        pixels,
+    );
     chart
         .draw_series(
             peaks
@@ -268,7 +272,11 @@ fn draw_panel<DB: DrawingBackend>(
         "episode (overlaps merged)".into(),
         BAND.mix(BAND_ALPHA * 2.0),
     ));
-    legend_rows.push(LegendRow::Marker("episode peak".into()));
+    legend_rows.push(LegendRow::Marker(if peaks.len() < v.episodes.len() {
+        format!("peaks ({} of {} shown)", peaks.len(), v.episodes.len())
+    } else {
+        "episode peak".into()
+    }));
     draw_legend(&legend, &legend_rows)
 }
 
@@ -365,6 +373,31 @@ fn peak_points(
         .collect()
 }
 
+/// Most peak markers per panel: beyond that they only hide the curves.
+const MAX_PEAKS: usize = 120;
+
+/// Keeps, per group of four pixel columns, the peak of largest magnitude, then
+/// the [`MAX_PEAKS`] largest of those, so thousands of episodes do not bury
+/// the curves under markers.
+fn thin_peaks(
+    mut peaks: Vec<(f64, f64)>,
+    (from, to): (f64, f64),
+    pixels: usize,
+) -> Vec<(f64, f64)> {
+    let column = |t: f64| ((t - from) / (to - from) * pixels as f64 / 4.0) as i64;
+    peaks.sort_by(|a, b| {
+        column(a.0)
+            .cmp(&column(b.0))
+            .then(b.1.abs().total_cmp(&a.1.abs()))
+    });
+    peaks.dedup_by_key(|p| column(p.0));
+    if peaks.len() > MAX_PEAKS {
+        peaks.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        peaks.truncate(MAX_PEAKS);
+    }
+    peaks
+}
+
 /// The middle of the bucket holding the largest |value| in `[a, b]`, and that
 /// value's sign.
 fn extreme_in(grid: Grid, series: &Series, a: f64, b: f64) -> Option<(f64, f64)> {
@@ -435,7 +468,7 @@ fn draw_legend<DB: DrawingBackend>(
             }
         };
         area.draw(&Text::new(
-            ellipsis(label, 26),
+            ellipsis(label, 28),
             (x0 + 28, y - 7),
             font.clone(),
         ))
