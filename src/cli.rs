@@ -26,6 +26,8 @@ pub enum Command {
     Checkpoint(CheckpointArgs),
     /// Draw residuals with their episodes shaded (SVG or PNG).
     Plot(crate::plot::args::PlotArgs),
+    /// Write one self-contained HTML report: pictures, episodes, counters, grammar.
+    Report(crate::report::ReportArgs),
 }
 
 /// `motifd checkpoint`.

@@ -11,4 +11,5 @@ pub mod inspect;
 pub mod lines;
 pub mod plot;
 pub mod replay;
+pub mod report;
 pub mod summary;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::Run(flags)) => daemon::run(&flags),
         Some(Command::Checkpoint(args)) => inspect::run(&args),
         Some(Command::Plot(args)) => motifd::plot::run(&args),
+        Some(Command::Report(args)) => motifd::report::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {

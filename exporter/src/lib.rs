@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod histogram;
+pub mod html;
 pub mod liveness;
 pub mod process;
 pub mod publish;

@@ -46,17 +46,26 @@ fn err<E: std::fmt::Debug>(e: E) -> Error {
     format!("drawing failed: {e:?}")
 }
 
-/// Draws every panel of `c` on `root`, one below the other.
-pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Collected) -> Result<(), Error> {
+/// Draws the panels of `c` selected by `which` (all when None) on `root`, one
+/// below the other.
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &Collected,
+    which: Option<usize>,
+) -> Result<(), Error> {
     root.fill(&WHITE).map_err(err)?;
     let Some(range) = c.range.map(widen) else {
         return message(root, "nothing to draw: no sample in the selection");
     };
-    if c.panels.is_empty() {
+    let panels = match which {
+        Some(i) => &c.panels[i..=i],
+        None => &c.panels[..],
+    };
+    if panels.is_empty() {
         return message(root, "nothing to draw: no motif selected");
     }
-    let rows = root.split_evenly((c.panels.len(), 1));
-    for (panel, area) in c.panels.iter().zip(&rows) {
+    let rows = root.split_evenly((panels.len(), 1));
+    for (panel, area) in panels.iter().zip(&rows) {
         draw_panel(area, c, panel, range)?;
     }
     root.present().map_err(err)

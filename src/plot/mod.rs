@@ -31,12 +31,20 @@ pub fn size(c: &Collected, width: u32, panel_height: u32) -> (u32, u32) {
 
 /// Renders `c` as an SVG document.
 pub fn svg(c: &Collected, width: u32, panel_height: u32) -> Result<String, Failure> {
+    render_svg(c, None, size(c, width, panel_height))
+}
+
+/// Renders panel `i` of `c` alone as an SVG document.
+pub fn svg_panel(c: &Collected, i: usize, width: u32, height: u32) -> Result<String, Failure> {
+    render_svg(c, Some(i), (width, height))
+}
+
+fn render_svg(c: &Collected, which: Option<usize>, size: (u32, u32)) -> Result<String, Failure> {
     font::register();
     let mut out = String::new();
     {
-        let root =
-            SVGBackend::with_string(&mut out, size(c, width, panel_height)).into_drawing_area();
-        draw::draw(&root, c).map_err(Failure::new)?;
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw::draw(&root, c, which).map_err(Failure::new)?;
     }
     Ok(out)
 }
@@ -45,7 +53,7 @@ pub fn svg(c: &Collected, width: u32, panel_height: u32) -> Result<String, Failu
 pub fn png(c: &Collected, width: u32, panel_height: u32, path: &Path) -> Result<(), Failure> {
     font::register();
     let root = BitMapBackend::new(path, size(c, width, panel_height)).into_drawing_area();
-    draw::draw(&root, c).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+    draw::draw(&root, c, None).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }
 
 /// Runs `motifd plot`.

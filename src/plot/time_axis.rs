@@ -59,6 +59,15 @@ pub fn datetime(t: f64) -> String {
     )
 }
 
+/// The UTC date and time of `t` to the millisecond, for tables
+/// (`2023-11-14 22:13:20.250`).
+pub fn datetime_ms(t: f64) -> String {
+    utc(t).map_or_else(
+        || format!("{t}"),
+        |d| d.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+    )
+}
+
 /// Reads a time given on the command line: Unix seconds, or RFC 3339
 /// (`2023-11-14T22:13:20Z`).
 pub fn parse(text: &str) -> Result<f64, String> {
