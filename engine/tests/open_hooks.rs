@@ -73,7 +73,7 @@ fn hooks_track_what_the_engine_holds_open() {
         );
         if i % 97 == 0 {
             let mut held: Vec<(MotifId, u32, f64)> = engine.open_episodes();
-            held.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            held.sort_by_key(|a| (a.0, a.1));
             let hooks: Vec<(MotifId, u32, f64)> =
                 sink.open.iter().map(|(&(m, c), &t)| (m, c, t)).collect();
             assert_eq!(held, hooks, "after sample {i}");
