@@ -75,6 +75,9 @@ pub struct Config {
     pub checkpoint: Option<PathBuf>,
     /// Seconds between checkpoints.
     pub checkpoint_interval: f64,
+    /// Closed (and, separately, open) episodes the live page at `/` lists;
+    /// 0: no live page.
+    pub live_episodes: usize,
 }
 
 impl Default for Config {
@@ -105,6 +108,7 @@ impl Default for Config {
             log_level: "info".into(),
             checkpoint: None,
             checkpoint_interval: 60.0,
+            live_episodes: 100,
         }
     }
 }
@@ -140,6 +144,7 @@ pub struct FileConfig {
     log_level: Option<String>,
     checkpoint: Option<PathBuf>,
     checkpoint_interval: Option<f64>,
+    live_episodes: Option<usize>,
 }
 
 /// Flag values given on the command line (None: not given).
@@ -347,6 +352,9 @@ pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
     if let Some(v) = flags.checkpoint_interval.or(file.checkpoint_interval) {
         c.checkpoint_interval = v;
     }
+    if let Some(v) = file.live_episodes {
+        c.live_episodes = v;
+    }
     validate(&c)?;
     Ok(c)
 }
@@ -400,6 +408,10 @@ fn validate(c: &Config) -> Result<(), Failure> {
             let rule = format!("must be at most {MAX_INTERVAL_SECONDS:e} seconds");
             return Err(bad(key, &rule, v));
         }
+    }
+    if c.live_episodes > motifd_exporter::live::MAX_CAPACITY {
+        let rule = format!("must be at most {}", motifd_exporter::live::MAX_CAPACITY);
+        return Err(bad("live_episodes", &rule, c.live_episodes));
     }
     if c.channel_capacity > MAX_CHANNEL_CAPACITY {
         let rule = format!("must be at most {MAX_CHANNEL_CAPACITY}");

@@ -4,6 +4,7 @@
 
 use super::checkpointing::Checkpointer;
 use super::episode_log::EpisodeLog;
+use super::live::LiveFeed;
 use super::metrics::MetricsFiller;
 use super::sources::GrammarCell;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -57,11 +58,15 @@ pub struct EngineLoop {
     pub past_grammars: Vec<(u64, Arc<Grammar>)>,
     /// Checkpoint writer, if checkpoints are configured.
     pub checkpointer: Option<Checkpointer>,
+    /// The live page's episode ring, if the page is served.
+    pub live: Option<LiveFeed>,
 }
 
-/// Episode sink of the engine thread: appends to the episode log.
+/// Episode sink of the engine thread: appends to the episode log and keeps
+/// the live page's ring.
 struct LogSink<'a> {
     log: &'a mut Option<EpisodeLog>,
+    live: &'a mut Option<LiveFeed>,
     grammar: &'a Grammar,
     names: &'a motifd_engine::intern::Interner,
 }
@@ -70,6 +75,21 @@ impl motifd_engine::EpisodeSink for LogSink<'_> {
     fn episode(&mut self, e: &Episode) {
         if let Some(log) = self.log.as_mut() {
             log.append(e, self.grammar, self.names);
+        }
+        if let Some(live) = self.live.as_mut() {
+            live.closed(e, self.names);
+        }
+    }
+
+    fn opened(&mut self, motif: u16, channel: motifd_engine::ChannelId, t_start: f64) {
+        if let Some(live) = self.live.as_mut() {
+            live.opened(motif, channel, t_start, self.names);
+        }
+    }
+
+    fn discarded(&mut self, motif: u16, channel: motifd_engine::ChannelId) {
+        if let Some(live) = self.live.as_mut() {
+            live.discarded(motif, channel);
         }
     }
 }
@@ -118,6 +138,7 @@ impl EngineLoop {
             }
             if last_publish.elapsed() >= PUBLISH_EVERY {
                 self.metrics.publish(&self.pipeline, &grammar, rx.len());
+                self.publish_live();
                 if let Some(log) = &mut self.log {
                     log.sync_if_due();
                 }
@@ -211,8 +232,15 @@ impl EngineLoop {
             self.checkpoint_now();
         }
         self.metrics.publish(&self.pipeline, grammar, 0);
+        self.publish_live();
         if let Some(log) = &mut self.log {
             log.sync();
+        }
+    }
+
+    fn publish_live(&mut self) {
+        if let Some(live) = &mut self.live {
+            live.publish(self.pipeline.reorder().newest());
         }
     }
 
@@ -275,6 +303,9 @@ impl EngineLoop {
                 let grammar = Arc::clone(&next);
                 self.with_sink(current, |p, sink| p.replace_grammar(grammar, sink));
                 self.metrics.reset_motifs(&next);
+                if let Some(live) = &mut self.live {
+                    live.set_grammar(&next);
+                }
                 log::info!(
                     "SIGHUP: grammar replaced ({} motifs); open episodes were closed by the end-of-stream rule and every channel starts afresh",
                     next.motifs().len()
@@ -289,6 +320,7 @@ impl EngineLoop {
         let names = self.names.lock();
         let mut sink = LogSink {
             log: &mut self.log,
+            live: &mut self.live,
             grammar,
             names: &names,
         };

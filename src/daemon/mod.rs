@@ -6,6 +6,7 @@ pub mod demo;
 mod engine_loop;
 mod episode_log;
 mod fd_budget;
+mod live;
 pub mod metrics;
 pub mod sources;
 
@@ -144,6 +145,17 @@ pub fn run_with(
     // Before the first scrape: a restored daemon's counters continue from the
     // checkpoint, and a scrape of zeros in between would read as a reset.
     metrics.publish(&pipeline, &grammar, 0);
+    let live_handle = motifd_exporter::LiveHandle::default();
+    let live = (config.metrics_listen.is_some() && config.live_episodes > 0).then(|| {
+        let mut feed = live::LiveFeed::new(live_handle.clone(), config.live_episodes, &grammar);
+        let names = names.lock();
+        // A restored engine may hold open episodes already.
+        for (motif, channel, t) in pipeline.engine().open_episodes() {
+            feed.opened(motif, channel, t, &names);
+        }
+        feed.publish(pipeline.reorder().newest());
+        feed
+    });
     let exporter_counters = Arc::new(ExporterCounters::default());
     let caps = fd_budget::for_daemon(fd_budget::Caps {
         producers: config.ingest_listen.map_or(0, |_| config.max_producers),
@@ -162,6 +174,7 @@ pub fn run_with(
                     write_timeout: secs(config.scrape_write_timeout),
                     realtime_priority: (config.scrape_realtime_priority > 0)
                         .then_some(config.scrape_realtime_priority),
+                    live: live_handle,
                     ..ServerConfig::default()
                 },
                 handle.clone(),
@@ -288,6 +301,7 @@ pub fn run_with(
         idle_flush: secs(config.idle_flush),
         past_grammars: Vec::new(),
         checkpointer,
+        live,
     };
     let control = Control {
         stop: Arc::clone(&stop),
