@@ -265,3 +265,21 @@ fn png_output_is_a_png() {
         .unwrap();
     assert_eq!(refused.status.code(), Some(2), "PNG to stdout is refused");
 }
+
+#[test]
+fn the_readme_picture_is_current() {
+    let scratch = Scratch::new("readme-picture");
+    let fresh = scratch.path("demo-episodes.svg");
+    let out = std::process::Command::new("bash")
+        .arg(common::root().join("scripts/readme-picture.sh"))
+        .env("MOTIFD", env!("CARGO_BIN_EXE_motifd"))
+        .env("OUT", &fresh)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed = std::fs::read(common::root().join("docs/images/demo-episodes.svg")).unwrap();
+    assert!(
+        std::fs::read(&fresh).unwrap() == committed,
+        "docs/images/demo-episodes.svg is stale: run bash scripts/readme-picture.sh"
+    );
+}

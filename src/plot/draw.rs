@@ -198,7 +198,7 @@ fn draw_panel<DB: DrawingBackend>(
         v.bands.len(),
         if v.bands.len() == 1 { "" } else { "s" },
     );
-    let (step, ticks) = time_axis::ticks(from, to, ((w as usize).saturating_sub(300) / 110).max(2));
+    let (step, ticks) = time_axis::ticks(from, to, ((w as usize).saturating_sub(260) / 90).max(2));
     let mut chart = ChartBuilder::on(&plot)
         .caption(title, (FONT, 15).into_font())
         .margin(6)

@@ -287,9 +287,32 @@ mod tests {
 
     #[test]
     fn size_is_bounded_by_the_rows_not_the_names() {
-        // 1000 rows of names cut to 120 characters: a few hundred bytes each.
-        let page = render(&view(1000));
-        assert!(page.len() < 2_500_000, "{} bytes", page.len());
+        // The worst case: names of quotes, each escaped to six bytes, cut to
+        // MAX_NAME_CHARS, in every row of both kinds.
+        let name = clip_name(&"\"".repeat(100_000));
+        let mut v = view(0);
+        v.capacity = crate::live::MAX_CAPACITY;
+        v.closed = (0..v.capacity)
+            .map(|i| ClosedEpisode {
+                motif: 0,
+                channel: name.clone(),
+                t_start: 1_700_000_000.0 + i as f64,
+                t_end: 1_700_000_000.5 + i as f64,
+                peak: 1.25,
+                samples: 3,
+                closed_by: "dwell",
+            })
+            .collect();
+        v.open = (0..v.capacity)
+            .map(|i| OpenEpisode {
+                motif: 1,
+                channel: name.clone(),
+                t_start: 1_700_000_000.0 + i as f64,
+            })
+            .collect();
+        let page = render(&v);
+        let per_row = page.len() / (2 * v.capacity);
+        assert!(per_row < 2048, "{per_row} bytes per row");
         let empty = render(&LiveEpisodes::default());
         assert!(empty.contains("No episode yet."));
     }
