@@ -276,7 +276,11 @@ fn the_readme_picture_is_current() {
         .env("OUT", &fresh)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let committed = std::fs::read(common::root().join("docs/images/demo-episodes.svg")).unwrap();
     assert!(
         std::fs::read(&fresh).unwrap() == committed,
