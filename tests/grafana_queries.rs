@@ -236,7 +236,10 @@ fn start_prometheus(dir: &Scratch, target: SocketAddr) -> Prometheus {
             if let Ok(Some(_)) = child.try_wait() {
                 return Some(false); // exited: most likely the port was taken
             }
-            http_get(api, "/-/ready").ok().map(|(s, _)| s == 200)
+            // 503 while it loads its storage: keep polling.
+            http_get(api, "/-/ready")
+                .ok()
+                .and_then(|(s, _)| (s == 200).then_some(true))
         });
         if ready == Some(true) {
             return Prometheus { child, api };
