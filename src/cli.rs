@@ -24,6 +24,10 @@ pub enum Command {
     GenerateFixtures(GenerateArgs),
     /// Check a checkpoint file and print what it holds.
     Checkpoint(CheckpointArgs),
+    /// Draw residuals with their episodes shaded (SVG or PNG).
+    Plot(crate::plot::args::PlotArgs),
+    /// Write one self-contained HTML report: pictures, episodes, counters, grammar.
+    Report(crate::report::ReportArgs),
 }
 
 /// `motifd checkpoint`.

@@ -12,6 +12,8 @@ pub mod grammar;
 pub mod line_ingest;
 pub mod lines;
 pub mod log_throttle;
+pub mod plot;
 pub mod replay;
+pub mod report;
 pub mod settings_rules;
 pub mod summary;

@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Run(flags)) => daemon::run(&flags),
         Some(Command::Checkpoint(args)) => checkpoint_command::run(&args),
+        Some(Command::Plot(args)) => motifd::plot::run(&args),
+        Some(Command::Report(args)) => motifd::report::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {

@@ -12,15 +12,16 @@ use crate::line_ingest::{LineFormat, LineIngest, Options, RejectReport, Stopped}
 use crate::lines::READ_CHUNK;
 use crate::settings_rules as rules;
 use crate::summary::Summary;
+use crossbeam_channel::Sender;
 use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
-use motifd_engine::ingest::{self, BatchWriter, DEFAULT_BATCH};
+use motifd_engine::ingest::{self, Batch, BatchWriter, DEFAULT_BATCH};
 use motifd_engine::{ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 /// Batches in flight between the parser and the engine.
@@ -37,23 +38,21 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
     let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = progress_bar(&args);
-    let producer = {
-        let options = Options {
-            max_line: args.max_line,
-            report: RejectReport::Print(args.show_rejects),
-            strict: args.strict,
-            header_first: true,
-            speed: args.speed,
-        };
-        let cell = Arc::new(GrammarCell::new(Arc::clone(&grammar)));
-        let writer = BatchWriter::new(tx, DEFAULT_BATCH);
-        let ingest = LineIngest::new(cell, &names, writer, options);
-        let bytes_read = Arc::clone(&bytes_read);
-        thread::Builder::new()
-            .name("motifd-parse".into())
-            .spawn(move || produce(inputs, ingest, &bytes_read))
-            .context("cannot start the parser thread")?
+    let options = Options {
+        max_line: args.max_line,
+        report: RejectReport::Print(args.show_rejects),
+        strict: args.strict,
+        header_first: true,
+        speed: args.speed,
     };
+    let producer = spawn_parser(
+        inputs,
+        &grammar,
+        &names,
+        options,
+        tx,
+        Arc::clone(&bytes_read),
+    )?;
 
     let limits = EngineLimits {
         channel_ttl: args.channel_ttl,
@@ -158,17 +157,27 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-struct Input {
-    name: String,
-    format: LineFormat,
-    reader: Box<dyn Read + Send>,
+/// One input to read: its name for messages, its line format and its bytes.
+pub(crate) struct Input {
+    pub(crate) name: String,
+    pub(crate) format: LineFormat,
+    pub(crate) reader: Box<dyn Read + Send>,
 }
 
 fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
-    args.inputs
+    open_paths(&args.inputs, args.input_format)
+}
+
+/// Opens `inputs` (`-` = stdin) with their formats (`input_format`, else from
+/// the extension); `motifd plot` and `motifd report` read through it too.
+pub(crate) fn open_paths(
+    inputs: &[String],
+    input_format: Option<LineFormat>,
+) -> Result<Vec<Input>, Failure> {
+    inputs
         .iter()
         .map(|name| {
-            let format = match args.input_format {
+            let format = match input_format {
                 Some(format) => format,
                 None if name == "-" => LineFormat::Csv,
                 None => match Format::from_path(name) {
@@ -195,11 +204,30 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .collect()
 }
 
-struct Produced {
-    files: usize,
+/// Starts the parser thread (`motifd-parse`): reads `inputs` in order as one
+/// stream and hands the samples to `tx` in batches.
+pub(crate) fn spawn_parser(
+    inputs: Vec<Input>,
+    grammar: &Arc<Grammar>,
+    names: &ChannelNames,
+    options: Options,
+    tx: Sender<Batch>,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<JoinHandle<Result<Produced, Failure>>, Failure> {
+    let cell = Arc::new(GrammarCell::new(Arc::clone(grammar)));
+    let ingest = LineIngest::new(cell, names, BatchWriter::new(tx, DEFAULT_BATCH), options);
+    thread::Builder::new()
+        .name("motifd-parse".into())
+        .spawn(move || produce(inputs, ingest, &bytes_read))
+        .context("cannot start the parser thread")
 }
 
-/// Reads every input, in order, as one stream through the shared line path.
+pub(crate) struct Produced {
+    pub(crate) files: usize,
+}
+
+/// Reads every input, in order, as one stream through the shared line path
+/// (the parser thread of replay, plot and report).
 fn produce(
     inputs: Vec<Input>,
     mut ingest: LineIngest,

@@ -104,6 +104,15 @@ pub fn channel_capacity(v: usize) -> Result<usize, Broken> {
     Ok(v)
 }
 
+/// Episodes the live page lists: 0 (no page) to the exporter's maximum.
+pub fn live_episodes(v: usize) -> Result<usize, Broken> {
+    let max = motifd_exporter::live::MAX_CAPACITY;
+    if v > max {
+        return Err(broken(&format!("must be at most {max}"), v));
+    }
+    Ok(v)
+}
+
 /// A listening address; `""` or `"off"` for none.
 pub fn listen_address(text: String) -> Result<Option<SocketAddr>, Broken> {
     if text.is_empty() || text == "off" {

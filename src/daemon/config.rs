@@ -191,6 +191,11 @@ settings! {
     [skip]
     fsync_interval: f64 => f64 = 1.0, via rule::period_seconds;
 
+    /// Closed (and, separately, open) episodes the live page at `/` lists;
+    /// 0: no live page.
+    [skip]
+    live_episodes: usize => usize = 100, via rule::live_episodes;
+
     /// Log level or RUST_LOG-style filter [default: info]; RUST_LOG, when set, wins.
     [long, value_name = "FILTER"]
     log_level: String => String = "info".into(), via rule::any;

@@ -4,6 +4,7 @@
 
 use super::checkpointing::Checkpointer;
 use super::episode_log::EpisodeLog;
+use super::live::LiveFeed;
 use super::metrics::MetricsFiller;
 use super::sources::{Running, SourceReport};
 use super::StartState;
@@ -63,11 +64,15 @@ pub struct EngineLoop {
     checkpointer: Option<Checkpointer>,
     /// The running sources (for their counters, and to stop them).
     sources: Vec<Box<dyn Running>>,
+    /// The live page's episode ring, if the page is served.
+    live: Option<LiveFeed>,
 }
 
-/// Episode sink of the engine thread: appends to the episode log.
+/// Episode sink of the engine thread: appends to the episode log and keeps
+/// the live page's ring.
 struct LogSink<'a> {
     log: &'a mut Option<EpisodeLog>,
+    live: &'a mut Option<LiveFeed>,
     grammar: &'a Grammar,
     names: &'a motifd_engine::intern::Interner,
 }
@@ -76,6 +81,21 @@ impl motifd_engine::EpisodeSink for LogSink<'_> {
     fn episode(&mut self, e: &Episode) {
         if let Some(log) = self.log.as_mut() {
             log.append(e, self.grammar, self.names);
+        }
+        if let Some(live) = self.live.as_mut() {
+            live.closed(e, self.names);
+        }
+    }
+
+    fn opened(&mut self, motif: u16, channel: motifd_engine::ChannelId, t_start: f64) {
+        if let Some(live) = self.live.as_mut() {
+            live.opened(motif, channel, t_start, self.names);
+        }
+    }
+
+    fn discarded(&mut self, motif: u16, channel: motifd_engine::ChannelId) {
+        if let Some(live) = self.live.as_mut() {
+            live.discarded(motif, channel);
         }
     }
 }
@@ -88,6 +108,7 @@ impl EngineLoop {
         metrics: MetricsFiller,
         idle_flush: Duration,
         sources: Vec<Box<dyn Running>>,
+        live: Option<LiveFeed>,
     ) -> Self {
         Self {
             pipeline: state.pipeline,
@@ -99,6 +120,7 @@ impl EngineLoop {
             past_grammars: Vec::new(),
             checkpointer: state.checkpointer,
             sources,
+            live,
         }
     }
 
@@ -172,6 +194,7 @@ impl EngineLoop {
             }
             if last_publish.elapsed() >= PUBLISH_EVERY {
                 self.publish(&grammar, rx.len());
+                self.publish_live();
                 if let Some(log) = &mut self.log {
                     log.sync_if_due();
                 }
@@ -265,8 +288,15 @@ impl EngineLoop {
             self.checkpoint_now();
         }
         self.publish(grammar, 0);
+        self.publish_live();
         if let Some(log) = &mut self.log {
             log.sync();
+        }
+    }
+
+    fn publish_live(&mut self) {
+        if let Some(live) = &mut self.live {
+            live.publish(self.pipeline.reorder().newest());
         }
     }
 
@@ -328,6 +358,9 @@ impl EngineLoop {
                 let next = Arc::new(next);
                 let grammar = Arc::clone(&next);
                 self.with_sink(current, |p, sink| p.replace_grammar(grammar, sink));
+                if let Some(live) = &mut self.live {
+                    live.set_grammar(&next);
+                }
                 log::info!(
                     "SIGHUP: grammar replaced ({} motifs); open episodes were closed by the end-of-stream rule and every channel starts afresh",
                     next.motifs().len()
@@ -342,6 +375,7 @@ impl EngineLoop {
         let names = self.names.lock();
         let mut sink = LogSink {
             log: &mut self.log,
+            live: &mut self.live,
             grammar,
             names: &names,
         };

@@ -10,6 +10,7 @@ pub mod config;
 mod engine_loop;
 mod episode_log;
 mod fd_budget;
+mod live;
 pub mod metrics;
 mod publishing;
 mod signals;
@@ -77,6 +78,7 @@ pub fn run_with(
     // reset.
     let mut metrics = MetricsFiller::for_daemon(&publishing, &state);
     metrics.publish(&state.pipeline, &grammar, 0, &SourceReport::default());
+    let live = live_feed(&config, &publishing, &state, &grammar);
     publishing.start(&config, caps.scrape_connections)?;
     let (tx, rx) = ingest::channel(config.channel_capacity);
     let ctx = SourceContext {
@@ -98,13 +100,8 @@ pub fn run_with(
         ready(ingest_addr, publishing.metrics_addr());
     }
 
-    let mut engine = EngineLoop::new(
-        state,
-        grammar_cell,
-        metrics,
-        secs(config.idle_flush),
-        running,
-    );
+    let idle_flush = secs(config.idle_flush);
+    let mut engine = EngineLoop::new(state, grammar_cell, metrics, idle_flush, running, live);
     let control = Control {
         stop: Arc::clone(&signals.stop),
         reload: signals.reload,
@@ -183,6 +180,26 @@ fn restore_or_start(config: &Config, grammar: &Arc<Grammar>) -> Result<StartStat
         checkpointer,
         restored: was_restored,
     })
+}
+
+/// The live page's episode ring, when the page is served; a restored engine
+/// may hold open episodes already.
+fn live_feed(
+    config: &Config,
+    publishing: &Publishing,
+    state: &StartState,
+    grammar: &Grammar,
+) -> Option<live::LiveFeed> {
+    if config.metrics_listen.is_none() || config.live_episodes == 0 {
+        return None;
+    }
+    let mut feed = live::LiveFeed::new(publishing.live.clone(), config.live_episodes, grammar);
+    let names = state.names.lock();
+    for (motif, channel, t) in state.pipeline.engine().open_episodes() {
+        feed.opened(motif, channel, t, &names);
+    }
+    feed.publish(state.pipeline.reorder().newest());
+    Some(feed)
 }
 
 /// Starts the configured sources and `extra`; at least one is required.

@@ -6,7 +6,7 @@ use super::config::{secs, Config};
 use crate::error::{Context, Failure};
 use motifd_exporter::atomic_file::parent_dir;
 use motifd_exporter::{
-    ExporterCounters, Liveness, Namespace, RenderOptions, ScrapeServer, ServerConfig,
+    ExporterCounters, LiveHandle, Liveness, Namespace, RenderOptions, ScrapeServer, ServerConfig,
     SnapshotHandle, SnapshotPublisher, TextfileConfig, TextfileWriter,
 };
 use std::net::SocketAddr;
@@ -20,6 +20,8 @@ pub struct Publishing {
     pub liveness: Liveness,
     /// Some output reads snapshots.
     wanted: bool,
+    /// The live page's data, served at `/` and `/episodes.json`.
+    pub live: LiveHandle,
     server: Option<ScrapeServer>,
     textfile: Option<TextfileWriter>,
 }
@@ -46,6 +48,7 @@ impl Publishing {
             handle: SnapshotHandle::default(),
             liveness: Liveness::new(Duration::from_secs(5)),
             wanted: config.metrics_listen.is_some() || config.textfile.is_some(),
+            live: LiveHandle::default(),
             server: None,
             textfile: None,
         })
@@ -69,7 +72,8 @@ impl Publishing {
         };
         let counters = Arc::new(ExporterCounters::default());
         if let Some(addr) = config.metrics_listen {
-            let server_config = server_config(config, addr, scrape_connections, &render);
+            let mut server_config = server_config(config, addr, scrape_connections, &render);
+            server_config.live = self.live.clone();
             self.server = Some(start_server(server_config, self, &counters)?);
         }
         if let Some(path) = &config.textfile {
