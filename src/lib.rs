@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod distill;
 pub mod error;
 pub mod generate;
 pub mod inspect;

@@ -47,16 +47,19 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
             speed: args.speed,
             bytes_read: Arc::clone(&bytes_read),
         };
+        let from = from_options(&args);
         thread::Builder::new()
             .name("motifd-parse".into())
             .spawn(move || {
-                produce(
-                    inputs,
-                    grammar,
-                    &names,
-                    &opts,
-                    BatchWriter::new(tx, DEFAULT_BATCH),
-                )
+                let writer = BatchWriter::new(tx, DEFAULT_BATCH);
+                match from {
+                    Some(from) => {
+                        let inputs = counted(inputs, &opts.bytes_read);
+                        crate::distill::feed::produce(inputs, grammar, &names, &from, writer)
+                            .map(|files| Produced { files })
+                    }
+                    None => produce(inputs, grammar, &names, &opts, writer),
+                }
             })
             .map_err(|e| Failure::new(format!("cannot start the parser thread: {e}")))?
     };
@@ -167,7 +170,40 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Failure::new("stdin (-) can be given only once"));
     }
+    if args.from.is_none() && !args.columns.options().is_default() {
+        return Err(Failure::new(
+            "--time-col, --value-col, --channel-col and --pre-residualized need --from generic",
+        ));
+    }
     Ok(())
+}
+
+/// `--from FORMAT`: the trace adapter in place of the sample parser.
+fn from_options(args: &ReplayArgs) -> Option<crate::distill::feed::FeedOptions> {
+    args.from.map(|format| crate::distill::feed::FeedOptions {
+        format,
+        adapter: crate::distill::Options {
+            max_record: args.max_line,
+            generic: args.columns.options(),
+        },
+        strict: args.strict,
+        show_rejects: args.show_rejects,
+        speed: args.speed,
+    })
+}
+
+/// The inputs as (name, byte-counting reader) for the trace adapters.
+fn counted(inputs: Vec<Input>, count: &Arc<AtomicU64>) -> crate::distill::Inputs {
+    inputs
+        .into_iter()
+        .map(|i| {
+            let reader = CountingReader {
+                inner: i.reader,
+                count: Arc::clone(count),
+            };
+            (i.name, Box::new(reader) as Box<dyn Read + Send>)
+        })
+        .collect()
 }
 
 /// Reads and validates a grammar file (or returns the default grammar).
@@ -226,15 +262,24 @@ struct ProducerOptions {
 
 /// Paces samples by event time: sample `t` is handed over no earlier than
 /// `(t − t_first) / speed` seconds after the first one.
-struct Pacer {
+pub(crate) struct Pacer {
     speed: f64,
     origin: Option<(f64, Instant)>,
     newest: f64,
 }
 
 impl Pacer {
+    /// A pacer at `speed` event seconds per wall-clock second.
+    pub(crate) fn new(speed: f64) -> Self {
+        Self {
+            speed,
+            origin: None,
+            newest: f64::NEG_INFINITY,
+        }
+    }
+
     /// How long to wait before handing over a sample at `t`.
-    fn wait(&mut self, t: f64) -> Option<std::time::Duration> {
+    pub(crate) fn wait(&mut self, t: f64) -> Option<std::time::Duration> {
         let (t0, start) = *self.origin.get_or_insert((t, Instant::now()));
         self.newest = self.newest.max(t);
         let due = (self.newest - t0) / self.speed;
@@ -255,11 +300,7 @@ fn produce(
     mut writer: BatchWriter,
 ) -> Result<Produced, Failure> {
     let mut parser = RecordParser::new(grammar, names);
-    let mut pacer = opts.speed.map(|speed| Pacer {
-        speed,
-        origin: None,
-        newest: f64::NEG_INFINITY,
-    });
+    let mut pacer = opts.speed.map(Pacer::new);
     let mut shown = 0u64;
     let files = inputs.len();
     for input in inputs {
