@@ -222,7 +222,14 @@ fn pgss(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
         t.header = "query_id,calls,snapshot_t,extra,total_exec_time_ms".into();
     }
     let reordered = t.header.starts_with("query_id");
-    let qids: Vec<String> = (0..rng.gen_range(2..12)).map(|_| hex(rng, 32)).collect();
+    // Large traces (timing): the shape of a busy server, 400 snapshots of
+    // many query ids; small ones (tests): a few ids over many snapshots.
+    let n_qids = if rows > 10_000 {
+        rows / 400
+    } else {
+        rng.gen_range(2..12)
+    };
+    let qids: Vec<String> = (0..n_qids).map(|_| hex(rng, 32)).collect();
     let snapshots = (rows / qids.len()).max(3);
     let mut calls = vec![0u64; qids.len()];
     let mut exec = vec![0f64; qids.len()];

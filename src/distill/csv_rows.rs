@@ -59,7 +59,8 @@ pub(crate) struct CsvRecords<R> {
     core: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
-    newlines: u64,
+    /// Line ends skipped here between records (csv-core counts the others).
+    skipped_newlines: u64,
     started: bool,
     max_record: usize,
 }
@@ -76,7 +77,7 @@ impl<R: Read> CsvRecords<R> {
             core: csv_core::Reader::new(),
             out: vec![0; max_record.clamp(1, 4096)],
             ends: vec![0; 64],
-            newlines: 0,
+            skipped_newlines: 0,
             started: false,
             max_record,
         }
@@ -103,7 +104,7 @@ impl<R: Read> CsvRecords<R> {
         loop {
             self.fill()?;
             match self.buf[self.pos..self.len].first() {
-                Some(b'\n') => self.newlines += 1,
+                Some(b'\n') => self.skipped_newlines += 1,
                 Some(b'\r') => {}
                 _ => return Ok(()),
             }
@@ -118,7 +119,8 @@ impl<R: Read> CsvRecords<R> {
         if self.started {
             self.skip_line_ends()?;
         }
-        let line = self.newlines + 1;
+        // csv-core's line count starts at 1 and counts the line ends it read.
+        let line = self.core.line() + self.skipped_newlines;
         let (mut nout, mut nend) = (0, 0);
         let mut too_long = false;
         loop {
@@ -127,7 +129,6 @@ impl<R: Read> CsvRecords<R> {
             let (res, nin, o, e) =
                 self.core
                     .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
-            self.newlines += memchr::memchr_iter(b'\n', &input[..nin]).count() as u64;
             self.pos += nin;
             nout += o;
             nend += e;

@@ -18,30 +18,49 @@ pub(crate) fn q_error(estimated: f64, actual: f64) -> f64 {
     (act / est).log10()
 }
 
-/// The last `cap` values of a series, for a rolling-mean baseline.
+/// The last `cap` values of a series, for a rolling-mean baseline. A key
+/// seen once (every Snowset query id) holds its value inline: no allocation.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Window {
-    values: VecDeque<f64>,
+pub(crate) enum Window {
+    #[default]
+    Empty,
+    One(f64),
+    Many(VecDeque<f64>),
 }
 
 impl Window {
     /// The mean of the window, or `own` when it is empty (the reference's
     /// first sample of a key is its own baseline, so its residual is 0).
     pub(crate) fn baseline(&self, own: f64) -> f64 {
-        if self.values.is_empty() {
-            own
-        } else {
-            // Summed front to back on every call, as the reference does: a
-            // running sum would round differently.
-            self.values.iter().sum::<f64>() / self.values.len() as f64
+        // Summed front to back on every call, as the reference does (a
+        // running sum would round differently), through the same `Sum`.
+        match self {
+            Self::Empty => own,
+            Self::One(v) => std::iter::once(*v).sum::<f64>() / 1.0,
+            Self::Many(values) => values.iter().sum::<f64>() / values.len() as f64,
         }
     }
 
     /// Appends `v`, dropping the oldest beyond `cap`.
     pub(crate) fn push(&mut self, v: f64, cap: usize) {
-        self.values.push_back(v);
-        if self.values.len() > cap {
-            self.values.pop_front();
+        match self {
+            Self::Empty if cap >= 1 => *self = Self::One(v),
+            Self::Empty => {}
+            Self::One(first) => {
+                let mut values = VecDeque::with_capacity(cap.min(8) + 1);
+                values.push_back(*first);
+                values.push_back(v);
+                if values.len() > cap {
+                    values.pop_front();
+                }
+                *self = Self::Many(values);
+            }
+            Self::Many(values) => {
+                values.push_back(v);
+                if values.len() > cap {
+                    values.pop_front();
+                }
+            }
         }
     }
 }
@@ -131,9 +150,15 @@ mod tests {
     fn window_mean_and_cap() {
         let mut w = Window::default();
         assert_eq!(w.baseline(7.0), 7.0);
+        w.push(-0.0, 2);
+        assert_eq!(w.baseline(7.0).to_bits(), (-0.0f64).to_bits());
         for v in [1.0, 2.0, 3.0] {
             w.push(v, 2);
         }
         assert_eq!(w.baseline(0.0), 2.5);
+        let mut one = Window::default();
+        one.push(5.0, 1);
+        one.push(6.0, 1);
+        assert_eq!(one.baseline(0.0), 6.0);
     }
 }

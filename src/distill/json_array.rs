@@ -37,6 +37,8 @@ pub(crate) struct Elements {
     element: Vec<u8>,
     element_line: u64,
     too_long: bool,
+    /// Line ends in the part of a too-long element already dropped.
+    dropped_newlines: u64,
     line: u64,
     max: usize,
 }
@@ -52,6 +54,7 @@ impl Elements {
             element: Vec::new(),
             element_line: 0,
             too_long: false,
+            dropped_newlines: 0,
             line: 1,
             max,
         }
@@ -63,16 +66,37 @@ impl Elements {
         bytes: &[u8],
         f: &mut impl FnMut(Event<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        for &b in bytes {
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
             if self.state == State::Failed {
                 return Ok(());
             }
+            if self.state == State::InElement {
+                i += self.scan_element(&bytes[i..], f)?;
+                continue;
+            }
+            // Line ends inside an element are counted when it ends.
+            let outside = self.state != State::InElement;
             self.byte(b, f)?;
-            if b == b'\n' {
+            if b == b'\n' && outside {
                 self.line += 1;
             }
+            i += 1;
         }
         Ok(())
+    }
+
+    /// Appends bytes of the current element (bounded).
+    fn take(&mut self, run: &[u8]) {
+        if self.too_long {
+            self.dropped_newlines += newlines(run);
+        } else if self.element.len() + run.len() > self.max {
+            self.too_long = true;
+            self.dropped_newlines = newlines(&self.element) + newlines(run);
+            self.element.clear();
+        } else {
+            self.element.extend_from_slice(run);
+        }
     }
 
     fn byte<E>(&mut self, b: u8, f: &mut impl FnMut(Event<'_>) -> Result<(), E>) -> Result<(), E> {
@@ -105,46 +129,60 @@ impl Elements {
             State::BeforeFirst | State::BeforeElement => {
                 self.state = State::InElement;
                 self.element_line = self.line;
-                self.in_element(b, f)
+                self.scan_element(std::slice::from_ref(&b), f).map(|_| ())
             }
-            State::InElement => self.in_element(b, f),
+            State::InElement => self.scan_element(std::slice::from_ref(&b), f).map(|_| ()),
             State::AfterArray if blank => Ok(()),
             State::AfterArray => self.fail("text after the end of the array", f),
         }
     }
 
-    fn in_element<E>(
+    /// Element bytes up to its end (a `,` or `]` outside strings and nested
+    /// brackets) or the chunk's end, in one pass; returns the bytes consumed.
+    fn scan_element<E>(
         &mut self,
-        b: u8,
+        bytes: &[u8],
         f: &mut impl FnMut(Event<'_>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if b == b'\\' {
-                self.escaped = true;
-            } else if b == b'"' {
-                self.in_string = false;
-            }
-        } else {
-            match b {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b',' if self.depth == 0 => return self.end_element(State::BeforeElement, f),
-                b']' if self.depth == 0 => return self.end_element(State::AfterArray, f),
-                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        if !self.too_long {
-            if self.element.len() < self.max {
-                self.element.push(b);
+    ) -> Result<usize, E> {
+        let (mut depth, mut in_string, mut escaped) = (self.depth, self.in_string, self.escaped);
+        let mut end = None;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
             } else {
-                self.too_long = true;
-                self.element.clear();
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b',' if depth == 0 => {
+                        end = Some(State::BeforeElement);
+                        break;
+                    }
+                    b']' if depth == 0 => {
+                        end = Some(State::AfterArray);
+                        break;
+                    }
+                    b'}' | b']' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
             }
+            i += 1;
         }
-        Ok(())
+        (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
+        self.take(&bytes[..i]);
+        match end {
+            Some(next) => {
+                self.end_element(next, f)?;
+                Ok(i + 1)
+            }
+            None => Ok(i),
+        }
     }
 
     fn end_element<E>(
@@ -154,6 +192,12 @@ impl Elements {
     ) -> Result<(), E> {
         self.state = next;
         let line = self.element_line;
+        self.line = line
+            + if self.too_long {
+                self.dropped_newlines
+            } else {
+                newlines(&self.element)
+            };
         let event = if std::mem::take(&mut self.too_long) {
             Event::TooLong { line }
         } else {
@@ -205,6 +249,11 @@ impl Elements {
     }
 }
 
+/// Line ends in `bytes` (a plain loop: elements are short, and it vectorises).
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,11 +272,27 @@ mod tests {
             });
             Ok(())
         };
-        // One byte at a time: chunk boundaries must not matter.
+        // One byte at a time, then all at once: chunk boundaries must not matter.
         for b in text.as_bytes() {
             s.feed(std::slice::from_ref(b), &mut f).unwrap();
         }
         s.finish(&mut f).unwrap();
+        let one_by_one = std::mem::take(&mut got);
+        let mut s = Elements::new(max);
+        let mut f = |e: Event<'_>| -> Result<(), ()> {
+            got.push(match e {
+                Event::Element { line, text } => {
+                    format!("{line}:{}", String::from_utf8_lossy(text).trim())
+                }
+                Event::TooLong { line } => format!("{line}:too long"),
+                Event::Broken { line, what } => format!("{line}!{what}"),
+                Event::NotAnArray { what } => format!("!{what}"),
+            });
+            Ok(())
+        };
+        s.feed(text.as_bytes(), &mut f).unwrap();
+        s.finish(&mut f).unwrap();
+        assert_eq!(one_by_one, got, "{text:?}");
         got
     }
 
@@ -236,6 +301,12 @@ mod tests {
         let got = split("[\n {\"a\":\"],{\\\"\"},\n [1,[2]] ,\n3\n]\n", 1000);
         assert_eq!(got, ["2:{\"a\":\"],{\\\"\"}", "3:[1,[2]]", "4:3"]);
         assert!(split(" [ ] ", 10).is_empty());
+    }
+
+    #[test]
+    fn lines_after_long_and_multi_line_elements() {
+        let text = "[\n{\"a\":\n\n1}, \"x\nxxxxxxxxxx\nxxxxxxxxxx\",\n 2\n]";
+        assert_eq!(split(text, 12), ["2:{\"a\":\n\n1}", "4:too long", "7:2"]);
     }
 
     #[test]

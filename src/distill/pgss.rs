@@ -182,7 +182,9 @@ fn phase(rows: &[Snap], by_time: &[u32], times: &[f64], rank: &[u32], t0: f64, h
             prev_calls[r.qid as usize] = Some(r.calls);
             if delta > 0 {
                 shares.push(delta as f64);
-                total += delta;
+                // Wraps on absurd counters as the reference's release build
+                // does (a debug build would panic).
+                total = total.wrapping_add(delta);
             }
         }
         if total == 0 || shares.is_empty() {

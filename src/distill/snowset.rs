@@ -12,6 +12,7 @@ use super::names::Names;
 use super::tabular::{Reject, Row, Tabular};
 use super::tpcds::jsd;
 use super::{DistillError, Out, ResidualClass};
+use chrono::format::{parse, Item, Parsed, StrftimeItems};
 use chrono::DateTime;
 use motifd_engine::RejectReason;
 use rustc_hash::FxHashMap;
@@ -30,18 +31,34 @@ struct Query {
     bytes_s3: f64,
 }
 
-#[derive(Default)]
 pub(crate) struct Snowset {
     rows: Vec<Query>,
     names: Names,
+    created_format: Vec<Item<'static>>,
 }
 
-/// `createdTime` as Unix microseconds: `2018-03-02 14:44:02.768000+00:00` or RFC 3339.
-fn created_us(text: &str) -> Option<f64> {
-    let parsed = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z")
-        .or_else(|_| DateTime::parse_from_rfc3339(text))
-        .ok()?;
-    Some(parsed.timestamp_micros() as f64)
+impl Default for Snowset {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            names: Names::default(),
+            created_format: StrftimeItems::new(CREATED_FORMAT).collect(),
+        }
+    }
+}
+
+/// The first `createdTime` spelling, `2018-03-02 14:44:02.768000+00:00`.
+const CREATED_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f%:z";
+
+/// `createdTime` as Unix microseconds: [`CREATED_FORMAT`] or RFC 3339, as
+/// the reference reads it (`DateTime::parse_from_str`, then
+/// `parse_from_rfc3339`). The format is taken apart once, not per row:
+/// `parse_from_str` is exactly `parse` over these items, then `to_datetime`.
+fn created_us(items: &[Item<'static>], text: &str) -> Option<f64> {
+    let mut parsed = Parsed::new();
+    let first = parse(&mut parsed, text, items.iter()).and_then(|()| parsed.to_datetime());
+    let datetime = first.or_else(|_| DateTime::parse_from_rfc3339(text)).ok()?;
+    Some(datetime.timestamp_micros() as f64)
 }
 
 impl Tabular for Snowset {
@@ -59,7 +76,7 @@ impl Tabular for Snowset {
         let exec = row.f64(3)?;
         let bytes_cache = row.f64_or_zero(4)?;
         let bytes_s3 = row.f64_or_zero(5)?;
-        let Some(created_us) = created_us(row.str(2)) else {
+        let Some(created_us) = created_us(&self.created_format, row.str(2)) else {
             let text = row.str(2);
             let (reason, what) = match text {
                 "" => (RejectReason::MissingField, "is empty".to_string()),
