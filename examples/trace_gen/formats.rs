@@ -283,6 +283,20 @@ fn pgss(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
             t.good(row + line_end(rng));
         }
     }
+    pgss_bad(rng, &mut t, rows, bad, &qids, time, reordered);
+    t
+}
+
+/// Bad rows of a pg_stat_statements trace.
+fn pgss_bad(
+    rng: &mut Pcg64,
+    t: &mut Trace,
+    rows: usize,
+    bad: bool,
+    qids: &[String],
+    time: f64,
+    reordered: bool,
+) {
     for _ in 0..bad_count(rng, rows, bad) {
         let q = &qids[rng.gen_range(0..qids.len())];
         let (fields, reason, skips): ([String; 4], _, _) = match rng.gen_range(0..6) {
@@ -336,7 +350,6 @@ fn pgss(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
         }
         t.bad(bytes, "invalid_utf8", false);
     }
-    t
 }
 
 fn ceb(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
@@ -544,6 +557,12 @@ fn tpcds(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
     for l in lines {
         t.good(l + line_end(rng));
     }
+    tpcds_bad(rng, &mut t, rows, bad, &cols, variant);
+    t
+}
+
+/// Bad rows of a TPC-DS trace with columns `cols`.
+fn tpcds_bad(rng: &mut Pcg64, t: &mut Trace, rows: usize, bad: bool, cols: &[&str], variant: i32) {
     let fill = |over: &[(&str, &str)]| -> String {
         cols.iter()
             .map(|c| {
@@ -575,7 +594,6 @@ fn tpcds(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
     if bad {
         t.bad("q1,5\n", "malformed", true);
     }
-    t
 }
 
 /// Days since 1970-01-01 → (year, month, day) (H. Hinnant's civil_from_days).
@@ -650,6 +668,19 @@ fn snowset(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
         let l = line(rng, created);
         t.good(l + line_end(rng));
     }
+    snowset_bad(rng, &mut t, rows, bad, wide, &line);
+    t
+}
+
+/// Bad rows of a Snowset trace; `line` makes a good row.
+fn snowset_bad(
+    rng: &mut Pcg64,
+    t: &mut Trace,
+    rows: usize,
+    bad: bool,
+    wide: bool,
+    line: &dyn Fn(&mut Pcg64, String) -> String,
+) {
     for _ in 0..bad_count(rng, rows, bad) {
         let good = line(rng, "2018-03-01 00:00:00+00:00".into());
         let mut f: Vec<String> = good.split(',').map(String::from).collect();
@@ -687,11 +718,11 @@ fn snowset(rng: &mut Pcg64, rows: usize, bad: bool) -> Trace {
         row.push(b'\n');
         t.bad(row, "invalid_utf8", true);
     }
-    t
 }
 
-/// A random SQL text; `short_unicode` queries stay short so that their
-/// skeleton's byte 64 never falls inside a character.
+/// A random SQL text. The ones with non-ASCII letters stay short, so that
+/// their skeleton's byte 64 never falls inside a character (the reference
+/// panics there).
 fn sql(rng: &mut Pcg64) -> String {
     let tables = [
         "t",
@@ -888,6 +919,8 @@ fn generic(rng: &mut Pcg64, seed: u64, rows: usize, bad: bool) -> Trace {
         ("time,value", 0, 1, None),
         ("alpha,beta,gamma", 0, 1, Some(2)),
         ("count,group,metric", 0, 2, Some(1)),
+        // No header contains a "t": the first data row decides (its first
+        // cell that parses as a number, blanks trimmed).
         ("key,when,size,chan", 1, 2, None),
         // "rate" is the first header with a "t": the time column; the value
         // column is then "n", the first other one.
@@ -904,8 +937,6 @@ fn generic(rng: &mut Pcg64, seed: u64, rows: usize, bad: bool) -> Trace {
             false,
         );
     }
-    // Variant 6: no header contains a "t", so the first data row decides
-    // (its first cell that parses as a number, blanks trimmed).
     t.generic.3 = seed % 5 == 3;
     let width = header.split(',').count();
     let channels = ["svc_a", "svc_b", "", "db,main", "x"];
@@ -933,6 +964,23 @@ fn generic(rng: &mut Pcg64, seed: u64, rows: usize, bad: bool) -> Trace {
         }
         t.good(f.join(",") + line_end(rng));
     }
+    let bads = generic_bad(rng, rows, bad, width, (ti, vi, ci));
+    // Keep the first data row good; bad rows anywhere after it.
+    for b in bads {
+        let at = rng.gen_range(1..=t.rows.len());
+        t.rows.insert(at, b);
+    }
+    t
+}
+
+/// Bad rows of a generic trace `width` columns wide.
+fn generic_bad(
+    rng: &mut Pcg64,
+    rows: usize,
+    bad: bool,
+    width: usize,
+    (ti, vi, ci): (usize, usize, Option<usize>),
+) -> Vec<Row> {
     let mut bads = Vec::new();
     for _ in 0..bad_count(rng, rows, bad) {
         let mut f = vec!["1".to_string(); width];
@@ -986,10 +1034,5 @@ fn generic(rng: &mut Pcg64, seed: u64, rows: usize, bad: bool) -> Trace {
             }),
         });
     }
-    // Keep the first data row good; bad rows anywhere after it.
-    for b in bads {
-        let at = rng.gen_range(1..=t.rows.len());
-        t.rows.insert(at, b);
-    }
-    t
+    bads
 }
