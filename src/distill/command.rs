@@ -260,10 +260,14 @@ fn summary(format: TraceFormat, files: usize, stats: &Stats, elapsed: Duration) 
         .filter(|&(_, n)| n > 0)
         .map(|(c, n)| format!("{} {n}", c.name()))
         .collect();
-    s.push_str(&format!(
-        "  residuals: {} ({})\n",
-        stats.total_residuals(),
-        per.join(", ")
-    ));
+    if per.is_empty() {
+        s.push_str("  residuals: 0\n");
+    } else {
+        s.push_str(&format!(
+            "  residuals: {} ({})\n",
+            stats.total_residuals(),
+            per.join(", ")
+        ));
+    }
     s
 }

@@ -160,5 +160,8 @@ fn decode_error(text: &[u8], e: &serde_json::Error) -> Reject {
     } else {
         RejectReason::Malformed
     };
-    Reject::new(reason, format!("not a span: {e}"))
+    // serde_json's position is within the element; the reject has the line.
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    Reject::new(reason, format!("not a span: {message}"))
 }
