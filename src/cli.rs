@@ -96,6 +96,10 @@ pub struct ReplayArgs {
     /// No summary (and no progress bar) on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Split the input into N partitions as `motifd produce` does, one engine
+    /// per partition, and print what a consumer group gives (docs/kafka.md).
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<u32>,
 }
 
 /// `motifd generate-fixtures`.

@@ -6,12 +6,17 @@
 pub mod checkpoint_command;
 pub mod cli;
 pub mod daemon;
+pub mod episode_id;
 pub mod error;
 pub mod generate;
 pub mod grammar;
 pub mod line_ingest;
 pub mod lines;
 pub mod log_throttle;
+pub mod partition_engine;
+pub mod partitioned_replay;
+pub mod partitioning;
 pub mod replay;
+pub mod routed_lines;
 pub mod settings_rules;
 pub mod summary;
