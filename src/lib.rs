@@ -16,6 +16,8 @@ pub mod log_throttle;
 pub mod partition_engine;
 pub mod partitioned_replay;
 pub mod partitioning;
+#[cfg(feature = "kafka")]
+pub mod produce;
 pub mod replay;
 pub mod routed_lines;
 pub mod settings_rules;

@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Run(flags)) => daemon::run(&flags),
         Some(Command::Checkpoint(args)) => checkpoint_command::run(&args),
+        #[cfg(feature = "kafka")]
+        Some(Command::Produce(args)) => motifd::produce::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {
