@@ -50,7 +50,7 @@ pub fn run(args: &ProduceArgs) -> Result<ExitCode, Failure> {
         producer: &producer,
         lines_per_message: args.lines_per_message,
         pending: (0..partitions).map(|_| Pending::default()).collect(),
-        messages: 0,
+        messages: vec![0; partitions as usize],
         sent_lines: 0,
         pace: args.rate.map(|r| (r, Instant::now())),
         last_flush: Instant::now(),
@@ -67,17 +67,24 @@ pub fn run(args: &ProduceArgs) -> Result<ExitCode, Failure> {
     })?;
     batcher.flush_all()?;
     let messages = batcher.messages;
+    let total: u64 = messages.iter().sum();
     producer
         .flush(FLUSH_TIMEOUT)
         .context("kafka: waiting for the broker's acknowledgements")?;
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if !args.quiet {
+        let per_partition: Vec<String> = messages
+            .iter()
+            .enumerate()
+            .map(|(p, n)| format!("{p}:{n}"))
+            .collect();
         eprintln!(
-            "produce: {} records in {messages} messages to {} ({partitions} partitions) in {:.3} s; rejected {}; not acknowledged {failed}",
+            "produce: {} records in {total} messages to {} ({partitions} partitions) in {:.3} s; rejected {}; not acknowledged {failed}\n  messages per partition: {}",
             routed.records(),
             args.kafka_topic,
             started.elapsed().as_secs_f64(),
             routed.rejected.total(),
+            per_partition.join(" "),
         );
     }
     Ok(if failed == 0 {
@@ -158,7 +165,8 @@ struct Batcher<'a> {
     producer: &'a ThreadedProducer<Acks>,
     lines_per_message: usize,
     pending: Vec<Pending>,
-    messages: u64,
+    /// Messages sent, per partition.
+    messages: Vec<u64>,
     sent_lines: u64,
     /// Lines per second, and when the run started.
     pace: Option<(f64, Instant)>,
@@ -232,7 +240,7 @@ impl Batcher<'_> {
         }
         pending.lines.clear();
         pending.count = 0;
-        self.messages += 1;
+        self.messages[p as usize] += 1;
         Ok(())
     }
 }

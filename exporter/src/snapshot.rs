@@ -230,6 +230,10 @@ pub struct KafkaStats {
     /// `(partition, messages)`, sorted by partition
     /// (`<ns>_kafka_consumer_lag{partition}`).
     pub lag: Vec<(i32, i64)>,
+    /// The next offset to apply of each assigned partition that has one:
+    /// `(partition, offset)`, sorted by partition
+    /// (`<ns>_kafka_next_offset{partition}`).
+    pub next_offsets: Vec<(i32, i64)>,
     /// Assignments received (`<ns>_kafka_rebalances_total`).
     pub rebalances_total: u64,
     /// Messages applied (`<ns>_kafka_messages_total`).

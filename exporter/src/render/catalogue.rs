@@ -253,6 +253,12 @@ const KAFKA_LAG: Family = fam(
     None,
     "Messages in an assigned partition not yet applied (high watermark minus next offset).",
 );
+const KAFKA_NEXT_OFFSET: Family = fam(
+    "kafka_next_offset",
+    Gauge,
+    None,
+    "Offset of the next message to apply in an assigned partition.",
+);
 const KAFKA_REBALANCES: Family = fam(
     "kafka_rebalances",
     Counter,
@@ -480,6 +486,12 @@ fn kafka(enc: &mut Encoder<'_>, k: &crate::snapshot::KafkaStats) {
         let label = partition.to_string();
         let lag = u64::try_from(lag).unwrap_or(0);
         enc.sample("", &[("partition", &label)], Value::Int(lag));
+    }
+    enc.family(&KAFKA_NEXT_OFFSET);
+    for &(partition, offset) in &k.next_offsets {
+        let label = partition.to_string();
+        let offset = u64::try_from(offset).unwrap_or(0);
+        enc.sample("", &[("partition", &label)], Value::Int(offset));
     }
     let counters = [
         (&KAFKA_REBALANCES, k.rebalances_total),

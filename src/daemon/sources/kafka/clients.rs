@@ -48,13 +48,15 @@ impl ClientSettings {
         config
     }
 
-    /// The consumer reading states back (no group: it assigns partitions).
+    /// The consumer reading states back (no group: it assigns partitions;
+    /// it reads to the end of a partition, which it learns from the
+    /// end-of-partition event).
     pub fn state_reader(&self) -> ClientConfig {
         let mut config = self.base(&[
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "false"),
         ]);
+        config.set("enable.partition.eof", "true");
         config.remove("group.id");
         config.set("group.id", "motifd-state-reader");
         config

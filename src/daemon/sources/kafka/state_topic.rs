@@ -14,6 +14,7 @@
 
 use super::clients::Delivery;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -145,19 +146,18 @@ impl StateTopic {
             return Ok(None);
         }
         let key = self.key(partition);
-        // The last record is this partition's newest state unless another
-        // key was written after it.
-        if let Some(found) = self.scan(sp, high - 1, high, &key)? {
+        // From the last record to the end of the partition (a broker may
+        // report the high watermark a batch short): this partition's newest
+        // state, unless other keys were written after it.
+        if let Some(found) = self.scan(sp, high - 1, &key)? {
             return Ok(Some(found));
         }
-        if high - 1 == low {
-            return Ok(None);
-        }
-        self.scan(sp, low, high, &key)
+        self.scan(sp, low, &key)
     }
 
-    /// The last record keyed `key` in `[from, to)` of state partition `sp`.
-    fn scan(&self, sp: i32, from: i64, to: i64, key: &str) -> Result<Option<State>, String> {
+    /// The last record keyed `key` from offset `from` to the end of state
+    /// partition `sp`.
+    fn scan(&self, sp: i32, from: i64, key: &str) -> Result<Option<State>, String> {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&self.topic, sp, Offset::Offset(from))
             .map_err(|e| e.to_string())?;
@@ -167,24 +167,20 @@ impl StateTopic {
         let result = loop {
             if Instant::now() >= deadline {
                 break Err(format!(
-                    "{}/{sp}: offsets {from}..{to} not read within {TIMEOUT:?}",
+                    "{}/{sp}: not read to its end within {TIMEOUT:?}",
                     self.topic
                 ));
             }
-            let Some(polled) = self.reader.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let m = match polled {
-                Ok(m) => m,
-                Err(e) => break Err(format!("reading {}/{sp}: {e}", self.topic)),
+            let m = match self.reader.poll(Duration::from_millis(100)) {
+                None => continue,
+                Some(Err(KafkaError::PartitionEOF(_))) => break Ok(found.take()),
+                Some(Err(e)) => break Err(format!("reading {}/{sp}: {e}", self.topic)),
+                Some(Ok(m)) => m,
             };
             if m.key() == Some(key.as_bytes()) {
                 if let Some(value) = m.payload() {
                     found = Some(decode(value).map_err(|why| format!("{key}: {why}"))?);
                 }
-            }
-            if m.offset() >= to - 1 {
-                break Ok(found.take());
             }
         };
         let _ = self.reader.unassign();

@@ -72,9 +72,14 @@ fn stats(
             Some((p, (hw - next.unwrap_or(0)).max(0)))
         })
         .collect();
+    let next_offsets = positions
+        .iter()
+        .filter_map(|&(p, next)| Some((p, next?)))
+        .collect();
     KafkaStats {
         assigned_partitions: positions.len() as u64,
         lag,
+        next_offsets,
         rebalances_total: c.rebalances,
         messages_total: c.messages,
         messages_skipped_total: c.skipped,
