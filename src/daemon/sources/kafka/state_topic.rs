@@ -29,6 +29,7 @@ const HEADER: usize = 8 + 4 + 8 + 8;
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A partition's state as read back.
+#[derive(Debug)]
 pub struct State {
     /// First offset the state does not cover.
     pub next_offset: i64,
