@@ -31,6 +31,52 @@ pub enum Command {
     Plot(crate::plot::args::PlotArgs),
     /// Write one self-contained HTML report: pictures, episodes, counters, grammar.
     Report(crate::report::ReportArgs),
+    /// Send residual files to a Kafka topic, keyed and partitioned as
+    /// `replay --partitions` assumes (docs/kafka.md).
+    #[cfg(feature = "kafka")]
+    Produce(ProduceArgs),
+}
+
+/// `motifd produce`.
+#[cfg(feature = "kafka")]
+#[derive(Debug, clap::Args)]
+pub struct ProduceArgs {
+    /// Residual files, sent in order (`-` = stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<String>,
+    /// Bootstrap brokers.
+    #[arg(long, value_name = "HOST:PORT,...")]
+    pub kafka_brokers: String,
+    /// The topic (it must exist).
+    #[arg(long, value_name = "TOPIC")]
+    pub kafka_topic: String,
+    /// A librdkafka producer property, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub kafka_property: Vec<String>,
+    /// Lines per message (1: librdkafka places each message by its key).
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub lines_per_message: usize,
+    /// Send at most this many lines per second (default: as fast as possible).
+    #[arg(long, value_name = "LINES")]
+    pub rate: Option<f64>,
+    /// Motif grammar whose classes the lines use; default: the five motifs.
+    #[arg(long, value_name = "FILE")]
+    pub grammar: Option<PathBuf>,
+    /// Input format (as `motifd replay`); default: from the file extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_format: Option<crate::line_ingest::LineFormat>,
+    /// Longest accepted input line, bytes.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_line: usize,
+    /// Print at most this many rejected lines (all are counted and left out).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub show_rejects: u64,
+    /// Exit non-zero at the first rejected line.
+    #[arg(long)]
+    pub strict: bool,
+    /// No summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `motifd checkpoint`.
@@ -109,6 +155,10 @@ pub struct ReplayArgs {
     /// No summary (and no progress bar) on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Split the input into N partitions as `motifd produce` does, one engine
+    /// per partition, and print what a consumer group gives (docs/kafka.md).
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<u32>,
 }
 
 /// `motifd generate-fixtures`.

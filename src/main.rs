@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Some(Command::Checkpoint(args)) => checkpoint_command::run(&args),
         Some(Command::Plot(args)) => motifd::plot::run(&args),
         Some(Command::Report(args)) => motifd::report::run(&args),
+        #[cfg(feature = "kafka")]
+        Some(Command::Produce(args)) => motifd::produce::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {

@@ -30,6 +30,9 @@ const CHANNEL_BATCHES: usize = 8;
 /// Runs the replay; the exit code says how it went (0 ok, 1 check mismatch).
 pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     validate(&args)?;
+    if let Some(n) = args.partitions {
+        return crate::partitioned_replay::run(&args, n);
+    }
     let grammar = Arc::new(grammar::load(args.grammar.as_deref())?);
     let inputs = open_inputs(&args)?;
     let names = ChannelNames::default();
@@ -448,7 +451,7 @@ impl EpisodeWriter {
 }
 
 /// Describes the first line where `actual` departs from `expected`.
-fn first_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
+pub(crate) fn first_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
     let mut e = expected.split_inclusive(|&b| b == b'\n');
     let mut a = actual.split_inclusive(|&b| b == b'\n');
     let mut n = 0;

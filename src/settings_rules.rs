@@ -153,6 +153,18 @@ pub fn inputs(v: Vec<String>) -> Result<Vec<String>, Broken> {
     Ok(v)
 }
 
+/// `KEY=VALUE` pairs with a non-empty key (librdkafka properties).
+pub fn key_values(v: Vec<String>) -> Result<Vec<(String, String)>, Broken> {
+    v.into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, value)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_owned(), value.trim().to_owned()))
+            }
+            _ => Err(broken("must be KEY=VALUE", format!("{kv:?}"))),
+        })
+        .collect()
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text.as_bytes()[..offset.min(text.len())];

@@ -40,5 +40,7 @@ pub use publish::{SnapshotHandle, SnapshotPublisher};
 pub use render::{render, render_to_vec, Families, Format, Namespace, RenderOptions};
 pub use self_stats::{CloseReason, ExporterCounters, ExporterStats};
 pub use server::{ScrapeServer, ServerConfig};
-pub use snapshot::{BuildInfo, ChannelStats, CheckpointStats, MotifStats, ReorderStats, Snapshot};
+pub use snapshot::{
+    BuildInfo, ChannelStats, CheckpointStats, KafkaStats, MotifStats, ReorderStats, Snapshot,
+};
 pub use textfile::{TextfileConfig, TextfileWriter};

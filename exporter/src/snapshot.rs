@@ -59,6 +59,9 @@ pub struct Snapshot {
     /// Checkpoint outcomes (`<ns>_checkpoint_*`); `None` omits the families
     /// (no checkpoint configured).
     pub checkpoint: Option<CheckpointStats>,
+    /// Kafka consumer-group member (`<ns>_kafka_*`); `None` omits the
+    /// families (no Kafka source).
+    pub kafka: Option<KafkaStats>,
 }
 
 /// Per-motif episode statistics.
@@ -195,6 +198,7 @@ impl Default for Snapshot {
             build: BuildInfo::default(),
             process: None,
             checkpoint: None,
+            kafka: None,
         }
     }
 }
@@ -215,4 +219,53 @@ pub struct CheckpointStats {
     pub size_bytes: u64,
     /// Whether this process started from a restored checkpoint.
     pub restored: bool,
+}
+
+/// What a Kafka consumer-group member did since it started.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KafkaStats {
+    /// Partitions assigned now (`<ns>_kafka_assigned_partitions`).
+    pub assigned_partitions: u64,
+    /// Consumer lag of each assigned partition whose high watermark is known:
+    /// `(partition, messages)`, sorted by partition
+    /// (`<ns>_kafka_consumer_lag{partition}`).
+    pub lag: Vec<(i32, i64)>,
+    /// The next offset to apply of each assigned partition that has one:
+    /// `(partition, offset)`, sorted by partition
+    /// (`<ns>_kafka_next_offset{partition}`).
+    pub next_offsets: Vec<(i32, i64)>,
+    /// Assignments received (`<ns>_kafka_rebalances_total`).
+    pub rebalances_total: u64,
+    /// Messages applied (`<ns>_kafka_messages_total`).
+    pub messages_total: u64,
+    /// Messages skipped because a restored state already covered them
+    /// (`<ns>_kafka_messages_skipped_total`).
+    pub messages_skipped_total: u64,
+    /// Partition states restored from the state topic
+    /// (`<ns>_kafka_state_restores_total{result="restored"}`).
+    pub restores_total: u64,
+    /// Partitions started empty: no state in the state topic
+    /// (`{result="fresh"}`).
+    pub fresh_starts_total: u64,
+    /// States found but not usable (damaged, another configuration)
+    /// (`{result="failed"}`).
+    pub restore_failures_total: u64,
+    /// Age of the last state restored when it was restored, seconds
+    /// (`<ns>_kafka_state_restored_age_seconds`); NaN before the first.
+    pub restored_age_seconds: f64,
+    /// Partition states written to the state topic
+    /// (`<ns>_kafka_state_writes_total`).
+    pub state_writes_total: u64,
+    /// State writes that failed (`<ns>_kafka_state_write_errors_total`).
+    pub state_write_errors_total: u64,
+    /// Unix time of the last state write that succeeded
+    /// (`<ns>_kafka_state_last_write_timestamp_seconds`); NaN before it.
+    pub state_last_write_timestamp_seconds: f64,
+    /// Offset commits that failed (`<ns>_kafka_commit_errors_total`).
+    pub commit_errors_total: u64,
+    /// Episodes published to the episodes topic
+    /// (`<ns>_kafka_episodes_published_total`).
+    pub episodes_published_total: u64,
+    /// Episode publishes that failed (`<ns>_kafka_publish_errors_total`).
+    pub publish_errors_total: u64,
 }

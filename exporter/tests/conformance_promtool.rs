@@ -34,6 +34,30 @@ fn check_metrics(body: &[u8]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// A busy snapshot of a Kafka group member (the `kafka_*` families).
+fn kafka_member_snapshot() -> motifd_exporter::Snapshot {
+    let mut s = common::busy_snapshot();
+    s.kafka = Some(motifd_exporter::KafkaStats {
+        assigned_partitions: 2,
+        lag: vec![(0, 12), (3, 0)],
+        next_offsets: vec![(0, 1200), (3, 880)],
+        rebalances_total: 3,
+        messages_total: 2080,
+        messages_skipped_total: 4,
+        restores_total: 2,
+        fresh_starts_total: 1,
+        restore_failures_total: 0,
+        restored_age_seconds: 1.5,
+        state_writes_total: 40,
+        state_write_errors_total: 0,
+        state_last_write_timestamp_seconds: 1.7e9,
+        commit_errors_total: 0,
+        episodes_published_total: 17,
+        publish_errors_total: 0,
+    });
+    s
+}
+
 #[test]
 #[ignore = "needs promtool (Debian package prometheus)"]
 fn classic_output_is_clean() {
@@ -42,6 +66,7 @@ fn classic_output_is_clean() {
         common::busy_snapshot(),
         common::fresh_snapshot(),
         common::tricky_snapshot(),
+        kafka_member_snapshot(),
     ] {
         let body = render_to_vec(
             &snapshot,

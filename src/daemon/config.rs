@@ -209,6 +209,35 @@ settings! {
     /// Seconds between checkpoints [default: 60].
     [long, value_name = "SECONDS", allow_negative_numbers = true]
     checkpoint_interval: f64 => f64 = 60.0, via rule::period_seconds;
+
+    /// Kafka bootstrap brokers: with a topic and a group, join the group as
+    /// a source (built with the `kafka` feature) [default: off].
+    [long, value_name = "HOST:PORT,..."]
+    kafka_brokers: String => Option<String> = None, via rule::given;
+
+    /// Kafka topic of residual lines to consume.
+    [long, value_name = "TOPIC"]
+    kafka_topic: String => Option<String> = None, via rule::given;
+
+    /// Kafka consumer group the instances share.
+    [long, value_name = "GROUP"]
+    kafka_group: String => Option<String> = None, via rule::given;
+
+    /// Compacted topic holding each partition's state [default: TOPIC.motifd-state].
+    [long, value_name = "TOPIC"]
+    kafka_state_topic: String => Option<String> = None, via rule::given;
+
+    /// Topic to publish closed episodes to [default: off].
+    [long, value_name = "TOPIC"]
+    kafka_episodes_topic: String => Option<String> = None, via rule::given;
+
+    /// Seconds between state checkpoints of the assigned partitions [default: 10].
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    kafka_state_interval: f64 => f64 = 10.0, via rule::period_seconds;
+
+    /// A librdkafka property for every Kafka client, KEY=VALUE (repeatable).
+    [long = "kafka-property", value_name = "KEY=VALUE"]
+    kafka_properties: Vec<String> => Vec<(String, String)> = Vec::new(), via rule::key_values;
 }
 
 /// The flags of `motifd run`: one layer of [`Settings`].

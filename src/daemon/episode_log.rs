@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 enum Target {
@@ -40,6 +40,56 @@ pub struct EpisodeLog {
     skip: HashMap<Vec<u8>, u32>,
     /// Episodes not written because they were already in the log.
     pub skipped: u64,
+    /// Held for each write, by this log and its [`Appender`]s.
+    write_lock: Arc<Mutex<()>>,
+}
+
+/// Appends whole lines to the same log from another thread (the Kafka
+/// source's partitions): each line is one write under the log's write lock,
+/// so lines of the two never interleave and a failed write is cut back
+/// without touching another's line; errors count in the log's counter.
+#[derive(Clone)]
+pub struct Appender {
+    /// None: the log is stdout.
+    file: Option<Arc<File>>,
+    write_lock: Arc<Mutex<()>>,
+    errors: Arc<AtomicU64>,
+}
+
+impl Appender {
+    /// Appends `line` (a whole line, newline included).
+    ///
+    /// # Errors
+    /// The write failed (counted and cut back already).
+    pub fn append(&mut self, line: &[u8]) -> io::Result<()> {
+        let _held = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let result = match &mut self.file {
+            Some(f) => append_whole(f, line),
+            None => {
+                let mut out = io::stdout().lock();
+                out.write_all(line).and_then(|()| out.flush())
+            }
+        };
+        if result.is_err() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Fsyncs the log.
+    ///
+    /// # Errors
+    /// The fsync failed (counted).
+    pub fn sync(&self) -> io::Result<()> {
+        let result = self.file.as_deref().map_or(Ok(()), File::sync_data);
+        if result.is_err() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 impl EpisodeLog {
@@ -89,6 +139,23 @@ impl EpisodeLog {
             errors: Arc::default(),
             skip: HashMap::new(),
             skipped: 0,
+            write_lock: Arc::default(),
+        })
+    }
+
+    /// A handle appending to this log from another thread.
+    ///
+    /// # Errors
+    /// The file cannot be opened a second time.
+    pub fn appender(&self) -> io::Result<Appender> {
+        let file = match &self.target {
+            Target::File(f, _) => Some(Arc::new(f.try_clone()?)),
+            Target::Stdout => None,
+        };
+        Ok(Appender {
+            file,
+            write_lock: Arc::clone(&self.write_lock),
+            errors: Arc::clone(&self.errors),
         })
     }
 
@@ -152,6 +219,8 @@ impl EpisodeLog {
                 return;
             }
         }
+        let lock = Arc::clone(&self.write_lock);
+        let held = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let result = match &mut self.target {
             Target::File(f, _) => append_whole(f, &self.line),
             Target::Stdout => {
@@ -166,6 +235,7 @@ impl EpisodeLog {
             }
             Err(err) => self.fail("write", &err),
         }
+        drop(held);
     }
 
     /// Fsyncs if the interval has passed since the last sync.
@@ -198,7 +268,7 @@ impl EpisodeLog {
 /// Appends `line` to `f` (opened for appending). If the write fails after part
 /// of the line reached the file (ENOSPC or EFBIG part-way), the file is cut back
 /// to its length before the write.
-fn append_whole(f: &mut File, line: &[u8]) -> io::Result<()> {
+fn append_whole(mut f: &File, line: &[u8]) -> io::Result<()> {
     let before = f.metadata().map(|m| m.len());
     let result = f.write_all(line);
     if let (Err(_), Ok(before)) = (&result, before) {

@@ -137,6 +137,9 @@ impl MetricsFiller {
             );
             snap.build.clone_from(build);
             snap.process = ProcessStats::read();
+            for part in &sources.parts {
+                part.fill(snap);
+            }
         });
     }
 }

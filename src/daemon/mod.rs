@@ -88,6 +88,12 @@ pub fn run_with(
         stop: Arc::clone(&signals.stop),
         format: config.input_format,
         max_line: config.max_line,
+        episodes: state
+            .log
+            .as_ref()
+            .map(EpisodeLog::appender)
+            .transpose()
+            .context("episode log")?,
     };
     let running = start_sources(&config, caps.producers, extra, &ctx)?;
     let grammar_cell = Arc::clone(&ctx.grammar);

@@ -7,6 +7,8 @@
 pub mod daemon;
 pub mod files;
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod metrics;
 pub mod poll;
 

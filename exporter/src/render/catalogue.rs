@@ -241,6 +241,85 @@ const TEXTFILE_ERRORS: Family = fam(
     None,
     "Failed writes of the metrics textfile.",
 );
+const KAFKA_ASSIGNED: Family = fam(
+    "kafka_assigned_partitions",
+    Gauge,
+    None,
+    "Kafka partitions assigned to this instance now.",
+);
+const KAFKA_LAG: Family = fam(
+    "kafka_consumer_lag",
+    Gauge,
+    None,
+    "Messages in an assigned partition not yet applied (high watermark minus next offset).",
+);
+const KAFKA_NEXT_OFFSET: Family = fam(
+    "kafka_next_offset",
+    Gauge,
+    None,
+    "Offset of the next message to apply in an assigned partition.",
+);
+const KAFKA_REBALANCES: Family = fam(
+    "kafka_rebalances",
+    Counter,
+    None,
+    "Partition assignments this instance received from the consumer group.",
+);
+const KAFKA_MESSAGES: Family = fam("kafka_messages", Counter, None, "Kafka messages applied.");
+const KAFKA_SKIPPED: Family = fam(
+    "kafka_messages_skipped",
+    Counter,
+    None,
+    "Kafka messages skipped because a restored partition state already covered them.",
+);
+const KAFKA_RESTORES: Family = fam(
+    "kafka_state_restores",
+    Counter,
+    None,
+    "Partition states taken on at assignment, by result: restored, fresh (no state), failed (unusable state).",
+);
+const KAFKA_RESTORED_AGE: Family = fam(
+    "kafka_state_restored_age_seconds",
+    Gauge,
+    Some("seconds"),
+    "Age of the last partition state restored, when it was restored; NaN before the first.",
+);
+const KAFKA_STATE_WRITES: Family = fam(
+    "kafka_state_writes",
+    Counter,
+    None,
+    "Partition states written to the state topic.",
+);
+const KAFKA_STATE_ERRORS: Family = fam(
+    "kafka_state_write_errors",
+    Counter,
+    None,
+    "Partition state writes that failed; offsets stay uncommitted.",
+);
+const KAFKA_STATE_LAST: Family = fam(
+    "kafka_state_last_write_timestamp_seconds",
+    Gauge,
+    Some("seconds"),
+    "Unix time of the last partition state written; NaN before the first.",
+);
+const KAFKA_COMMIT_ERRORS: Family = fam(
+    "kafka_commit_errors",
+    Counter,
+    None,
+    "Offset commits that failed.",
+);
+const KAFKA_PUBLISHED: Family = fam(
+    "kafka_episodes_published",
+    Counter,
+    None,
+    "Episodes published to the episodes topic.",
+);
+const KAFKA_PUBLISH_ERRORS: Family = fam(
+    "kafka_publish_errors",
+    Counter,
+    None,
+    "Episodes that could not be published to the episodes topic.",
+);
 const BUILD: Family = fam(
     "build_info",
     Gauge,
@@ -382,6 +461,9 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         scalar(enc, &CKPT_SIZE, "", Value::Int(c.size_bytes));
         scalar(enc, &CKPT_RESTORED, "", Value::Int(u64::from(c.restored)));
     }
+    if let Some(k) = &s.kafka {
+        kafka(enc, k);
+    }
     enc.family(&BUILD);
     let b = &s.build;
     let labels = [
@@ -394,6 +476,57 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         scalar(enc, &START, "", Value::Float(p.start_time_seconds));
         scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));
         scalar(enc, &CPU, "_total", Value::Float(p.cpu_seconds_total));
+    }
+}
+
+fn kafka(enc: &mut Encoder<'_>, k: &crate::snapshot::KafkaStats) {
+    scalar(enc, &KAFKA_ASSIGNED, "", Value::Int(k.assigned_partitions));
+    enc.family(&KAFKA_LAG);
+    for &(partition, lag) in &k.lag {
+        let label = partition.to_string();
+        let lag = u64::try_from(lag).unwrap_or(0);
+        enc.sample("", &[("partition", &label)], Value::Int(lag));
+    }
+    enc.family(&KAFKA_NEXT_OFFSET);
+    for &(partition, offset) in &k.next_offsets {
+        let label = partition.to_string();
+        let offset = u64::try_from(offset).unwrap_or(0);
+        enc.sample("", &[("partition", &label)], Value::Int(offset));
+    }
+    let counters = [
+        (&KAFKA_REBALANCES, k.rebalances_total),
+        (&KAFKA_MESSAGES, k.messages_total),
+        (&KAFKA_SKIPPED, k.messages_skipped_total),
+    ];
+    for (family, n) in counters {
+        scalar(enc, family, "_total", Value::Int(n));
+    }
+    enc.family(&KAFKA_RESTORES);
+    for (result, n) in [
+        ("restored", k.restores_total),
+        ("fresh", k.fresh_starts_total),
+        ("failed", k.restore_failures_total),
+    ] {
+        enc.sample("_total", &[("result", result)], Value::Int(n));
+    }
+    let age = Value::Float(k.restored_age_seconds);
+    scalar(enc, &KAFKA_RESTORED_AGE, "", age);
+    let counters = [
+        (&KAFKA_STATE_WRITES, k.state_writes_total),
+        (&KAFKA_STATE_ERRORS, k.state_write_errors_total),
+    ];
+    for (family, n) in counters {
+        scalar(enc, family, "_total", Value::Int(n));
+    }
+    let last = Value::Float(k.state_last_write_timestamp_seconds);
+    scalar(enc, &KAFKA_STATE_LAST, "", last);
+    let counters = [
+        (&KAFKA_COMMIT_ERRORS, k.commit_errors_total),
+        (&KAFKA_PUBLISHED, k.episodes_published_total),
+        (&KAFKA_PUBLISH_ERRORS, k.publish_errors_total),
+    ];
+    for (family, n) in counters {
+        scalar(enc, family, "_total", Value::Int(n));
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod demo;
 mod file;
+mod kafka;
 mod tcp;
 
 use super::config::{Config, LineFormat};
@@ -59,12 +60,21 @@ pub trait Running {
 }
 
 /// What sources add to each published snapshot.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Default, Clone)]
 pub struct SourceReport {
     /// TCP producers refused at `max_producers` (None: no TCP listener).
     pub producers_refused: Option<u64>,
     /// TCP producers closed after `ingest_idle_timeout` of silence.
     pub producers_idle_closed: Option<u64>,
+    /// Figures of sources that run engines of their own (Kafka partitions).
+    pub parts: Vec<Arc<dyn SnapshotPart>>,
+}
+
+/// Adds what a source's own engines did to a snapshot (after the engine
+/// thread's figures are in).
+pub trait SnapshotPart: Send + Sync {
+    /// Adds to or sets fields of `snap`.
+    fn fill(&self, snap: &mut motifd_exporter::Snapshot);
 }
 
 /// What every source shares.
@@ -82,6 +92,8 @@ pub struct SourceContext {
     pub format: LineFormat,
     /// Longest accepted line.
     pub max_line: usize,
+    /// The episode log, for sources that close episodes themselves (Kafka).
+    pub episodes: Option<super::episode_log::Appender>,
 }
 
 impl SourceContext {
@@ -119,6 +131,7 @@ pub fn configured(config: &Config, producers: usize) -> Result<Vec<Box<dyn Sourc
     if let Some(addr) = config.ingest_listen {
         sources.push(Box::new(tcp::TcpSource::new(addr, producers, config)));
     }
+    sources.extend(kafka::configured(config)?);
     Ok(sources)
 }
 
