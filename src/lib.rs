@@ -9,5 +9,6 @@ pub mod error;
 pub mod generate;
 pub mod inspect;
 pub mod lines;
+pub mod postgres;
 pub mod replay;
 pub mod summary;

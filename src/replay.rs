@@ -30,7 +30,11 @@ const CHANNEL_BATCHES: usize = 8;
 pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     validate(&args)?;
     let grammar = Arc::new(load_grammar(args.grammar.as_deref())?);
-    let inputs = open_inputs(&args)?;
+    let inputs = if args.tape.is_some() {
+        Vec::new()
+    } else {
+        open_inputs(&args)?
+    };
     let names = ChannelNames::default();
     let started = Instant::now();
 
@@ -38,6 +42,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = progress_bar(&args);
     let producer = {
+        let (tape, tape_opts) = (
+            args.tape.clone(),
+            crate::postgres::tape_replay::options(&args),
+        );
         let grammar = Arc::clone(&grammar);
         let names = names.clone();
         let opts = ProducerOptions {
@@ -49,14 +57,18 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         };
         thread::Builder::new()
             .name("motifd-parse".into())
-            .spawn(move || {
-                produce(
+            .spawn(move || match tape {
+                Some(tape) => {
+                    crate::postgres::tape_replay::replay(&tape, tape_opts, grammar, &names, tx)
+                        .map(|()| Produced { files: 1 })
+                }
+                None => produce(
                     inputs,
                     grammar,
                     &names,
                     &opts,
                     BatchWriter::new(tx, DEFAULT_BATCH),
-                )
+                ),
             })
             .map_err(|e| Failure::new(format!("cannot start the parser thread: {e}")))?
     };

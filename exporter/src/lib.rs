@@ -36,5 +36,8 @@ pub use publish::{SnapshotHandle, SnapshotPublisher};
 pub use render::{render, render_to_vec, Families, Format, Namespace, RenderOptions};
 pub use self_stats::{CloseReason, ExporterCounters, ExporterStats};
 pub use server::{ScrapeServer, ServerConfig};
-pub use snapshot::{BuildInfo, ChannelStats, CheckpointStats, MotifStats, ReorderStats, Snapshot};
+pub use snapshot::{
+    BuildInfo, ChannelStats, CheckpointStats, MotifStats, PostgresSourceStats, ReorderStats,
+    Snapshot,
+};
 pub use textfile::{TextfileConfig, TextfileWriter};

@@ -75,6 +75,8 @@ pub struct Config {
     pub checkpoint: Option<PathBuf>,
     /// Seconds between checkpoints.
     pub checkpoint_interval: f64,
+    /// Live PostgreSQL sources (docs/sources.md).
+    pub postgres: Vec<crate::postgres::config::Settings>,
 }
 
 impl Default for Config {
@@ -105,6 +107,7 @@ impl Default for Config {
             log_level: "info".into(),
             checkpoint: None,
             checkpoint_interval: 60.0,
+            postgres: Vec::new(),
         }
     }
 }
@@ -140,6 +143,7 @@ pub struct FileConfig {
     log_level: Option<String>,
     checkpoint: Option<PathBuf>,
     checkpoint_interval: Option<f64>,
+    postgres: Option<Vec<crate::postgres::config::FileEntry>>,
 }
 
 /// Flag values given on the command line (None: not given).
@@ -209,6 +213,9 @@ pub struct RunFlags {
     /// Seconds between checkpoints [default: 60].
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub checkpoint_interval: Option<f64>,
+    /// Live PostgreSQL sources.
+    #[command(flatten)]
+    pub postgres: crate::postgres::config::Flags,
 }
 
 /// Longest wall-clock interval accepted, seconds (about 31 years).
@@ -347,6 +354,7 @@ pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
     if let Some(v) = flags.checkpoint_interval.or(file.checkpoint_interval) {
         c.checkpoint_interval = v;
     }
+    c.postgres = crate::postgres::config::merge(file.postgres, &flags.postgres)?;
     validate(&c)?;
     Ok(c)
 }

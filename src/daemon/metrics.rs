@@ -59,6 +59,8 @@ pub struct MetricsFiller {
     /// Checkpoint outcomes, and whether this process restored one (None: no
     /// checkpoint configured).
     pub checkpoint: Option<(Arc<CheckpointStats>, bool)>,
+    /// Live PostgreSQL sources' counters, in configuration order.
+    pub postgres: Vec<Arc<crate::postgres::metrics::SourceMetrics>>,
 }
 
 impl MetricsFiller {
@@ -77,6 +79,7 @@ impl MetricsFiller {
             episode_log_errors: None,
             producers_refused: None,
             checkpoint: None,
+            postgres: Vec::new(),
         }
     }
 
@@ -119,7 +122,7 @@ impl MetricsFiller {
         let counters = pipeline.counters();
         let reorder = pipeline.reorder();
         let engine = pipeline.engine();
-        let (build, latency) = (&self.build, &self.latency);
+        let (build, latency, postgres) = (&self.build, &self.latency, &self.postgres);
         let load = |c: &Option<Arc<AtomicU64>>| c.as_ref().map(|c| c.load(Ordering::Relaxed));
         let episode_log_errors = load(&self.episode_log_errors);
         let producers_refused = load(&self.producers_refused);
@@ -179,6 +182,7 @@ impl MetricsFiller {
             snap.ingest_producers_refused_total = producers_refused;
             snap.episode_log_write_errors_total = episode_log_errors;
             snap.checkpoint = checkpoint;
+            crate::postgres::metrics::fill_all(postgres, &mut snap.postgres);
             from_hdr(
                 latency,
                 HdrUnit::Microseconds,

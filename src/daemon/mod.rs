@@ -247,6 +247,23 @@ pub fn run_with(
         }
         None => None,
     };
+    let mut postgres = Vec::new();
+    for settings in &config.postgres {
+        let metrics = Arc::new(crate::postgres::metrics::SourceMetrics::new(&settings.name));
+        let grammar = Arc::clone(&ctx.grammar);
+        let output = crate::postgres::output::EngineOutput::new(
+            ctx.tx.clone(),
+            &ctx.names,
+            Box::new(move || grammar.load()),
+        );
+        let stop = Arc::clone(&stop);
+        threads.push(
+            crate::postgres::spawn(settings.clone(), output, Arc::clone(&metrics), stop)
+                .map_err(Failure::new)?,
+        );
+        postgres.push(metrics);
+    }
+    metrics.postgres = postgres;
     if let Some(extra) = extra {
         threads.push(
             extra(ctx.clone())
@@ -256,7 +273,7 @@ pub fn run_with(
     drop(ctx);
     if threads.is_empty() {
         return Err(Failure::new(
-            "no source: give --input FILE (or -) and/or --ingest-listen ADDR",
+            "no source: give --input FILE (or -), --ingest-listen ADDR and/or --postgres URL",
         ));
     }
     let metrics_addr = server.as_ref().map(ScrapeServer::local_addr);

@@ -1,0 +1,152 @@
+//! `motifd replay --tape FILE`: a tape's snapshots through a residual mode
+//! into the replay's engine, exactly as the daemon's source fed its own.
+
+use super::output::EngineOutput;
+use super::residuals::{Distiller, Mode, TimeOrigin};
+use super::tape::{self, Line, Verified};
+use crate::error::Failure;
+use crate::lines::{for_each_line, Line as Text, Next};
+use motifd_engine::RejectReason;
+use std::fs::File;
+use std::path::Path;
+
+/// What a tape replay read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// Snapshots replayed.
+    pub snapshots: u64,
+    /// Segments (daemon runs) in the tape.
+    pub segments: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+}
+
+/// Options of a tape replay.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Residual mode; None: the one each segment's header recorded.
+    pub mode: Option<Mode>,
+    /// Rejected lines shown on stderr (all are counted).
+    pub show_rejects: u64,
+    /// Exit at the first rejected line.
+    pub strict: bool,
+    /// Longest line accepted.
+    pub max_line: usize,
+}
+
+/// Replays `path` into `out`.
+///
+/// # Errors
+/// The tape cannot be read, does not match its manifest, or (with
+/// `strict`) has a bad line.
+pub fn produce(path: &Path, opts: Options, out: &mut EngineOutput) -> Result<Replayed, Failure> {
+    let name = path.display().to_string();
+    match tape::verify(path).map_err(Failure::new)? {
+        Verified::Exact(m) => log::info!("{name}: matches its manifest (sha256 {})", m.sha256),
+        Verified::Appended(m, extra) => log::warn!(
+            "{name}: its first {} bytes match the manifest; {extra} bytes appended since are unverified",
+            m.bytes
+        ),
+        Verified::Unverified => log::warn!(
+            "{name}: no manifest ({}): the daemon did not close it; replaying unverified",
+            tape::manifest_path(path).display()
+        ),
+    }
+    let file = File::open(path).map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    let mut done = Replayed::default();
+    let mut distiller: Option<Distiller> = None;
+    let mut failure = None;
+    let mut shown = 0;
+    for_each_line(file, opts.max_line, |line_no, line| {
+        let parsed = match line {
+            Text::TooLong => Err((RejectReason::LineTooLong, "line too long".to_string())),
+            Text::Text(bytes) => tape::parse_line(bytes).map_err(|e| (RejectReason::Malformed, e)),
+        };
+        match parsed {
+            Ok(Line::Blank) => {}
+            Ok(Line::Header(h)) => {
+                let mode = opts.mode.unwrap_or(match h.residuals.as_str() {
+                    "reference" => Mode::Reference,
+                    _ => Mode::Improved,
+                });
+                distiller = Some(Distiller::new(mode, TimeOrigin::Unix));
+                out.set_source(&h.source);
+                done.segments += 1;
+            }
+            Ok(Line::Snapshot(snap)) => match distiller.as_mut() {
+                Some(d) => {
+                    out.refresh_grammar();
+                    d.ingest(&snap, out);
+                    done.snapshots += 1;
+                    if out.flush().is_err() {
+                        return Next::Stop;
+                    }
+                }
+                None => {
+                    failure = Some(Failure::new(format!(
+                        "{name}:{line_no}: a snapshot before any header line: not a motifd tape"
+                    )));
+                    return Next::Stop;
+                }
+            },
+            Err((reason, why)) => {
+                done.rejected += 1;
+                out.reject(reason);
+                if opts.strict {
+                    failure = Some(Failure::new(format!(
+                        "{name}:{line_no}: rejected ({reason}) in --strict mode: {why}"
+                    )));
+                    return Next::Stop;
+                }
+                if shown < opts.show_rejects {
+                    shown += 1;
+                    eprintln!("{name}:{line_no}: rejected ({reason}): {why}");
+                }
+            }
+        }
+        Next::Continue
+    })
+    .map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    out.flush()
+        .map_err(|_| Failure::new("the engine stopped before the tape ended"))?;
+    Ok(done)
+}
+
+/// The tape options of `motifd replay`'s arguments.
+pub fn options(args: &crate::cli::ReplayArgs) -> Options {
+    Options {
+        mode: args.residuals,
+        show_rejects: args.show_rejects,
+        strict: args.strict,
+        // One line holds a whole poll: thousands of statements on a busy
+        // server.
+        max_line: args.max_line.max(64 << 20),
+    }
+}
+
+/// [`produce`] with its own output into `tx` (the replay's parser thread).
+///
+/// # Errors
+/// As [`produce`].
+pub fn replay(
+    path: &Path,
+    opts: Options,
+    grammar: std::sync::Arc<motifd_engine::Grammar>,
+    names: &motifd_engine::ChannelNames,
+    tx: crossbeam_channel::Sender<motifd_engine::ingest::Batch>,
+) -> Result<(), Failure> {
+    let mut out = EngineOutput::new(
+        tx,
+        names,
+        Box::new(move || (0, std::sync::Arc::clone(&grammar))),
+    );
+    let done = produce(path, opts, &mut out)?;
+    eprintln!(
+        "tape: {} snapshots in {} segments replayed, {} lines rejected",
+        done.snapshots, done.segments, done.rejected
+    );
+    Ok(())
+}
