@@ -67,6 +67,10 @@ pub struct ReplayArgs {
     /// Residual formulas for --tape [default: the mode the tape was recorded with].
     #[arg(long, value_name = "MODE", requires = "tape")]
     pub residuals: Option<crate::postgres::residuals::Mode>,
+    /// With --tape: also write the residual samples derived from it to this
+    /// file (CSV `t,class,channel,value`, channels as the daemon names them).
+    #[arg(long, value_name = "FILE", requires = "tape")]
+    pub residuals_out: Option<PathBuf>,
     /// Reorder window in seconds (0 = strictly in order).
     #[arg(long, default_value_t = motifd_engine::reorder::DEFAULT_WINDOW, value_name = "SECONDS", allow_negative_numbers = true)]
     pub window: f64,

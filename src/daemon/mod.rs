@@ -247,7 +247,7 @@ pub fn run_with(
         }
         None => None,
     };
-    let mut postgres = Vec::new();
+    let (mut postgres, mut postgres_threads) = (Vec::new(), Vec::new());
     for settings in &config.postgres {
         let metrics = Arc::new(crate::postgres::metrics::SourceMetrics::new(&settings.name));
         let grammar = Arc::clone(&ctx.grammar);
@@ -257,7 +257,7 @@ pub fn run_with(
             Box::new(move || grammar.load()),
         );
         let stop = Arc::clone(&stop);
-        threads.push(
+        postgres_threads.push(
             crate::postgres::spawn(settings.clone(), output, Arc::clone(&metrics), stop)
                 .map_err(Failure::new)?,
         );
@@ -271,7 +271,7 @@ pub fn run_with(
         );
     }
     drop(ctx);
-    if threads.is_empty() {
+    if threads.is_empty() && postgres_threads.is_empty() {
         return Err(Failure::new(
             "no source: give --input FILE (or -), --ingest-listen ADDR and/or --postgres URL",
         ));
@@ -322,6 +322,11 @@ pub fn run_with(
         if t.is_finished() {
             let _ = t.join();
         }
+    }
+    // A PostgreSQL source ends within its poll (bounded by the statement
+    // and TCP timeouts) and then closes its tape: wait for the manifest.
+    for t in postgres_threads {
+        let _ = t.join();
     }
     if let Some(t) = textfile {
         t.stop();

@@ -2,7 +2,7 @@
 //! channels prefixed with the source's name and interned, samples sent in
 //! batches on the daemon's ingest channel (or the replay's).
 
-use super::residuals::{Class, ResidualSink};
+pub use super::residuals::{Class, ResidualSink};
 use crossbeam_channel::Sender;
 use motifd_engine::ingest::{Batch, BatchWriter, Disconnected, DEFAULT_BATCH};
 use motifd_engine::intern::LocalInterner;
@@ -81,6 +81,11 @@ impl EngineOutput {
         self.writer
             .flush()
             .inspect_err(|_| self.disconnected = true)
+    }
+
+    /// The channel prefix (`<source>/`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Counts one rejected input record (a bad tape line).

@@ -166,6 +166,10 @@ impl Poller {
             let cpu_start = thread_cpu();
             let t = unix_now();
             match live.poll(t) {
+                // Stopped during the poll: the engine may have drained
+                // already, so the snapshot goes nowhere, tape included (a
+                // replay of the tape gives what the engine saw).
+                Ok(_) if self.stop.load(Ordering::Relaxed) => break,
                 Ok(snap) => {
                     let took = cycle_start.elapsed();
                     self.metrics.poll_ok(took, t);

@@ -22,8 +22,10 @@ pub struct Replayed {
 }
 
 /// Options of a tape replay.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
+    /// Also write the residuals here (CSV).
+    pub residuals_out: Option<std::path::PathBuf>,
     /// Residual mode; None: the one each segment's header recorded.
     pub mode: Option<Mode>,
     /// Rejected lines shown on stderr (all are counted).
@@ -39,7 +41,7 @@ pub struct Options {
 /// # Errors
 /// The tape cannot be read, does not match its manifest, or (with
 /// `strict`) has a bad line.
-pub fn produce(path: &Path, opts: Options, out: &mut EngineOutput) -> Result<Replayed, Failure> {
+pub fn produce(path: &Path, opts: &Options, out: &mut EngineOutput) -> Result<Replayed, Failure> {
     let name = path.display().to_string();
     match tape::verify(path).map_err(Failure::new)? {
         Verified::Exact(m) => log::info!("{name}: matches its manifest (sha256 {})", m.sha256),
@@ -57,6 +59,10 @@ pub fn produce(path: &Path, opts: Options, out: &mut EngineOutput) -> Result<Rep
     let mut distiller: Option<Distiller> = None;
     let mut failure = None;
     let mut shown = 0;
+    let mut csv = match &opts.residuals_out {
+        Some(p) => Some(CsvTee::create(p)?),
+        None => None,
+    };
     for_each_line(file, opts.max_line, |line_no, line| {
         let parsed = match line {
             Text::TooLong => Err((RejectReason::LineTooLong, "line too long".to_string())),
@@ -76,7 +82,16 @@ pub fn produce(path: &Path, opts: Options, out: &mut EngineOutput) -> Result<Rep
             Ok(Line::Snapshot(snap)) => match distiller.as_mut() {
                 Some(d) => {
                     out.refresh_grammar();
-                    d.ingest(&snap, out);
+                    match csv.as_mut() {
+                        Some(tee) => d.ingest(
+                            &snap,
+                            &mut Tee {
+                                csv: tee,
+                                out: &mut *out,
+                            },
+                        ),
+                        None => d.ingest(&snap, out),
+                    }
                     done.snapshots += 1;
                     if out.flush().is_err() {
                         return Next::Stop;
@@ -110,6 +125,9 @@ pub fn produce(path: &Path, opts: Options, out: &mut EngineOutput) -> Result<Rep
     if let Some(f) = failure {
         return Err(f);
     }
+    if let Some(tee) = csv {
+        tee.finish()?;
+    }
     out.flush()
         .map_err(|_| Failure::new("the engine stopped before the tape ended"))?;
     Ok(done)
@@ -119,6 +137,7 @@ pub fn produce(path: &Path, opts: Options, out: &mut EngineOutput) -> Result<Rep
 pub fn options(args: &crate::cli::ReplayArgs) -> Options {
     Options {
         mode: args.residuals,
+        residuals_out: args.residuals_out.clone(),
         show_rejects: args.show_rejects,
         strict: args.strict,
         // One line holds a whole poll: thousands of statements on a busy
@@ -143,10 +162,66 @@ pub fn replay(
         names,
         Box::new(move || (0, std::sync::Arc::clone(&grammar))),
     );
-    let done = produce(path, opts, &mut out)?;
+    let done = produce(path, &opts, &mut out)?;
     eprintln!(
         "tape: {} snapshots in {} segments replayed, {} lines rejected",
         done.snapshots, done.segments, done.rejected
     );
     Ok(())
+}
+
+/// Residuals written as CSV, with the source's channel prefix.
+struct CsvTee {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl CsvTee {
+    fn create(path: &Path) -> Result<Self, Failure> {
+        use std::io::Write;
+        let file =
+            File::create(path).map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+        let mut out = std::io::BufWriter::new(file);
+        let error = writeln!(out, "t,class,channel,value").err();
+        Ok(Self {
+            path: path.to_owned(),
+            out,
+            error,
+        })
+    }
+
+    fn finish(mut self) -> Result<(), Failure> {
+        use std::io::Write;
+        let flushed = self.out.flush();
+        match self.error.take().map_or(flushed, Err) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Failure::new(format!("{}: {e}", self.path.display()))),
+        }
+    }
+}
+
+/// Sends each residual both to the engine and to the CSV file.
+struct Tee<'a> {
+    csv: &'a mut CsvTee,
+    out: &'a mut EngineOutput,
+}
+
+impl super::residuals::ResidualSink for Tee<'_> {
+    fn residual(&mut self, t: f64, class: super::residuals::Class, channel: &str, value: f64) {
+        use std::io::Write;
+        if self.csv.error.is_none() {
+            let mut b = ryu::Buffer::new();
+            let t_text = b.format(t).to_owned();
+            let line = writeln!(
+                self.csv.out,
+                "{t_text},{},{}{channel},{}",
+                class.as_str(),
+                self.out.prefix(),
+                b.format(value)
+            );
+            self.csv.error = line.err();
+        }
+        self.out.residual(t, class, channel, value);
+    }
 }

@@ -1,15 +1,19 @@
 //! The `improved` residual mode: the reference's live formulas with their
 //! flaws fixed (docs/sources.md#residual-modes says what each fix is for).
 //!
-//! - **plan_regression**: the baseline is a call-weighted mean that keeps
-//!   learning (half-life [`BASELINE_HALF_LIFE`]), so a noisy start-up or a
-//!   lasting change of a statement ends its episode instead of holding it
-//!   open for ever; an interval's residual is shrunk by how few calls it
-//!   averages; a counter reset restarts the query id; the observer's own
-//!   statements are left out.
+//! - **plan_regression**: the log-ratio of the interval's mean latency to a
+//!   baseline that keeps learning (a geometric mean with half-life
+//!   [`BASELINE_HALF_LIFE`]), so a noisy start-up or a lasting change of a
+//!   statement ends its episode instead of holding it open for ever; scaled
+//!   down for a statement whose latency is noisy by nature
+//!   ([`NOISE_FLOOR`]); the median of the last [`PERSIST`] intervals, so one
+//!   slow interval (a lock wait, a checkpoint) is not a regression; a
+//!   counter reset restarts the query id; the observer's own statements are
+//!   left out.
 //! - **contention**: sessions *blocked* now — client backends running a
 //!   statement and waiting on a lock, lightweight lock or buffer pin — per
-//!   wait class, as a level every poll (0 once a class clears), instead of
+//!   wait type (`Lock`, `LWLock`, `BufferPin`), as a level every poll (0 once
+//!   a type clears; the median of the last [`PERSIST`] polls), instead of
 //!   increases of every waiting session, idle clients and background
 //!   processes included.
 //! - **cache_io**: the miss ratio of the blocks accessed since the previous
@@ -30,13 +34,19 @@ use std::collections::HashMap;
 /// mix, seconds.
 pub const BASELINE_HALF_LIFE: f64 = 300.0;
 /// Calls a query id's baseline must have seen before residuals are emitted.
-pub const WARMUP_CALLS: f64 = 30.0;
-/// An interval's plan-regression residual is scaled by `n / (n + SHRINK_CALLS)`
-/// for its `n` calls: a mean over one call is mostly noise.
-pub const SHRINK_CALLS: f64 = 2.0;
+pub const WARMUP_CALLS: u64 = 30;
+/// Intervals with calls a query id's baseline must have seen first.
+pub const WARMUP_INTERVALS: u32 = 5;
+/// The log-ratio's typical deviation below which a statement counts as
+/// quiet; a noisier statement's residual is scaled by `NOISE_FLOOR / its
+/// deviation`, so its usual swings stay inside the drift envelope.
+pub const NOISE_FLOOR: f64 = 0.1;
+/// Intervals (polls) whose median is the residual: a fault persists, a
+/// blip does not.
+pub const PERSIST: usize = 3;
 /// Blocks accessed before a cache sample is emitted.
 pub const MIN_BLOCKS: u64 = 64;
-/// Polls a wait class or query id may be absent before it is forgotten.
+/// Polls a query id may be absent before it is forgotten.
 pub const FORGET_AFTER_POLLS: u32 = 600;
 /// Wait types that mean a session is blocked by another.
 pub const BLOCKING_WAIT_TYPES: [&str; 3] = ["Lock", "LWLock", "BufferPin"];
@@ -48,10 +58,72 @@ pub const MIX_WARMUP_CALLS: f64 = 200.0;
 struct Query {
     last_calls: u64,
     last_ms: f64,
-    /// Decayed sums of execution time and calls: the baseline is their ratio.
-    sum_ms: f64,
-    sum_calls: f64,
+    /// ln of the baseline mean latency, and the mean |ln(interval / baseline)|.
+    log_baseline: f64,
+    deviation: f64,
+    calls: u64,
+    intervals: u32,
+    recent: Recent,
     seen_at_poll: u64,
+}
+
+/// The last [`PERSIST`] raw values of a channel.
+#[derive(Debug, Default, Clone, Copy)]
+struct Recent {
+    values: [f64; PERSIST],
+    len: usize,
+    next: usize,
+}
+
+impl Recent {
+    /// Adds `v`; returns the median of the last [`PERSIST`] once there are
+    /// that many.
+    fn push(&mut self, v: f64) -> Option<f64> {
+        self.values[self.next] = v;
+        self.next = (self.next + 1) % PERSIST;
+        self.len = (self.len + 1).min(PERSIST);
+        if self.len < PERSIST {
+            return None;
+        }
+        let mut sorted = self.values;
+        sorted.sort_unstable_by(f64::total_cmp);
+        Some(sorted[PERSIST / 2])
+    }
+}
+
+impl Query {
+    /// One interval with calls: its mean latency `mean` over `calls` calls.
+    /// Returns the residual once the baseline has warmed up.
+    fn step(&mut self, mean: f64, calls: u64, decay: f64) -> Option<f64> {
+        // A statement faster than a nanosecond per call is timer noise.
+        let log_mean = mean.max(1e-6).ln();
+        self.calls += calls;
+        self.intervals += 1;
+        let warm = self.calls >= WARMUP_CALLS && self.intervals > WARMUP_INTERVALS;
+        // During warm-up the baseline is the plain mean of the intervals so
+        // far; then it forgets with the half-life, and one interval moves it
+        // by at most a factor e^±1 times its weight, so a regression is
+        // learnt slowly and leaves little behind.
+        let x = log_mean - self.log_baseline;
+        let (weight, learn) = if self.intervals <= WARMUP_INTERVALS {
+            (1.0 / f64::from(self.intervals), x)
+        } else {
+            (1.0 - decay, x.clamp(-1.0, 1.0))
+        };
+        let out = if warm {
+            let scale = (NOISE_FLOOR / self.deviation.max(NOISE_FLOOR)).min(1.0);
+            self.recent.push(x * scale)
+        } else {
+            None
+        };
+        if self.intervals == 1 {
+            self.log_baseline = log_mean;
+        } else {
+            self.deviation += weight * (learn.abs() - self.deviation);
+            self.log_baseline += weight * learn;
+        }
+        out.filter(|r| r.is_finite())
+    }
 }
 
 /// Per `(object, context)` or database: counters and what accumulated
@@ -69,7 +141,7 @@ pub struct Improved {
     last_t: Option<f64>,
     poll: u64,
     queries: HashMap<String, Query>,
-    waits: HashMap<String, u64>,
+    waits: HashMap<String, (u64, Recent)>,
     io: HashMap<String, Blocks>,
     databases: HashMap<String, Blocks>,
     mix: HashMap<String, f64>,
@@ -153,24 +225,19 @@ impl Improved {
                 };
                 continue;
             }
-            let dc = (calls - q.last_calls) as f64;
+            let dc = calls - q.last_calls;
             let dt = ms - q.last_ms;
             q.last_calls = calls;
             q.last_ms = ms;
-            if dc > 0.0 {
-                if q.sum_calls >= WARMUP_CALLS && q.sum_ms > 0.0 {
-                    let baseline = q.sum_ms / q.sum_calls;
-                    let mean = dt / dc;
-                    let r = (mean - baseline) / baseline * (dc / (dc + SHRINK_CALLS));
-                    if r.is_finite() {
-                        sink.residual(t, Class::PlanRegression, &row.query_id, r);
-                    }
-                }
-                self.interval_mix.push((self.names.len(), dc));
-                self.names.push(row.query_id.clone());
+            if dc == 0 {
+                continue;
             }
-            q.sum_ms = q.sum_ms * decay + dt;
-            q.sum_calls = q.sum_calls * decay + dc;
+            let mean = dt / dc as f64;
+            if let Some(r) = q.step(mean, dc, decay) {
+                sink.residual(t, Class::PlanRegression, &row.query_id, r);
+            }
+            self.interval_mix.push((self.names.len(), dc as f64));
+            self.names.push(row.query_id.clone());
         }
         let poll = self.poll;
         self.queries
@@ -218,7 +285,7 @@ impl Improved {
     }
 
     fn contention(&mut self, snap: &Snapshot, t: f64, sink: &mut impl ResidualSink) {
-        for n in self.waits.values_mut() {
+        for (n, _) in self.waits.values_mut() {
             *n = 0;
         }
         for row in &snap.activity {
@@ -228,21 +295,20 @@ impl Improved {
             if !blocked {
                 continue;
             }
-            self.label.clear();
-            self.label.push_str(&row.wait_event_type);
-            self.label.push_str("::");
-            self.label.push_str(&row.wait_event);
-            match self.waits.get_mut(self.label.as_str()) {
-                Some(n) => *n += 1,
+            match self.waits.get_mut(row.wait_event_type.as_str()) {
+                Some((n, _)) => *n += 1,
                 None => {
-                    self.waits.insert(self.label.clone(), 1);
+                    let state = (1, Recent::default());
+                    self.waits.insert(row.wait_event_type.clone(), state);
                 }
             }
         }
-        let mut classes: Vec<(&String, &u64)> = self.waits.iter().collect();
-        classes.sort_unstable();
-        for (class, &n) in classes {
-            sink.residual(t, Class::Contention, class, n as f64);
+        let mut types: Vec<(&String, &mut (u64, Recent))> = self.waits.iter_mut().collect();
+        types.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (kind, (n, recent)) in types {
+            if let Some(level) = recent.push(*n as f64) {
+                sink.residual(t, Class::Contention, kind, level);
+            }
         }
     }
 
