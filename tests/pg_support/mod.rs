@@ -373,8 +373,17 @@ fn hold(secs: f64) {
     std::thread::sleep(Duration::from_secs_f64(secs));
 }
 
-/// The whole scenario on a fresh cluster.
-pub fn scenario(opts: &Options) -> Outcome {
+/// A cluster under load with the daemon polling it, warmed up.
+struct Setup {
+    daemon: Daemon,
+    _load: Guard,
+    cluster: Cluster,
+    tape: PathBuf,
+    episodes: PathBuf,
+    t_start: f64,
+}
+
+fn prepare(opts: &Options) -> Setup {
     let c = Cluster::start("32MB");
     c.sql("postgres", "CREATE DATABASE bench");
     c.sql("bench", "CREATE EXTENSION pg_prewarm");
@@ -389,7 +398,7 @@ pub fn scenario(opts: &Options) -> Outcome {
         "bench",
         "CREATE TABLE ballast AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 120000) g",
     );
-    let _load = Guard(
+    let load = Guard(
         c.client("pgbench", "bench")
             .args(["-n", "-T", "3600", "-R", &opts.rate.to_string()])
             .args(["-c", &opts.clients.to_string(), "-j", "2", "bench"])
@@ -412,31 +421,60 @@ pub fn scenario(opts: &Options) -> Outcome {
     wait_for(Duration::from_secs(120), "warm-up polls", || {
         (daemon.metric(polls)? >= opts.warmup_polls as f64).then_some(())
     });
+    Setup {
+        daemon,
+        _load: load,
+        cluster: c,
+        tape,
+        episodes,
+        t_start,
+    }
+}
+
+impl Setup {
+    fn finish(self, windows: Vec<Window>) -> Outcome {
+        let t_end = now();
+        let daemon_log = self.daemon.stop();
+        Outcome {
+            windows,
+            tape: self.tape,
+            episodes: self.episodes,
+            t_start: self.t_start,
+            t_end,
+            daemon_log,
+        }
+    }
+}
+
+/// The whole scenario on a fresh cluster: the three faults, each followed
+/// by a recovery period.
+pub fn scenario(opts: &Options) -> Outcome {
+    let setup = prepare(opts);
+    let c = &setup.cluster;
     let accounts = wait_for(
         Duration::from_secs(60),
         "pgbench's statements in pg_stat_statements",
         || {
-            let ids = accounts_query_ids(&c);
+            let ids = accounts_query_ids(c);
             (ids.len() >= 2).then_some(ids)
         },
     );
     let mut windows = Vec::new();
-    windows.push(drop_primary_key(&c, opts, &accounts));
+    windows.push(drop_primary_key(c, opts, &accounts));
     hold(opts.recovery_seconds);
-    windows.push(lock_a_contended_row(&c, opts));
+    windows.push(lock_a_contended_row(c, opts));
     hold(opts.recovery_seconds);
-    windows.push(evict_the_cache(&c, opts));
+    windows.push(evict_the_cache(c, opts));
     hold(opts.recovery_seconds);
-    let t_end = now();
-    let daemon_log = daemon.stop();
-    Outcome {
-        windows,
-        tape,
-        episodes,
-        t_start,
-        t_end,
-        daemon_log,
-    }
+    setup.finish(windows)
+}
+
+/// The same cluster, load and daemon with no fault for `recovery_seconds`:
+/// false alarms only.
+pub fn quiet(opts: &Options) -> Outcome {
+    let setup = prepare(opts);
+    hold(opts.recovery_seconds);
+    setup.finish(Vec::new())
 }
 
 /// Without its primary key every lookup of pgbench_accounts is a
