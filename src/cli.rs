@@ -19,7 +19,7 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the daemon: sources → reorder buffer → motif engine → episode log,
     /// /metrics and textfile.
-    Run(crate::daemon::config::RunFlags),
+    Run(Box<crate::daemon::config::RunFlags>),
     /// Write the seeded fixture streams (and nothing else) into a directory.
     GenerateFixtures(GenerateArgs),
     /// Check a checkpoint file and print what it holds.

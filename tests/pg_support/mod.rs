@@ -113,7 +113,7 @@ impl Cluster {
         };
         let data = c.dir.join("data");
         run(
-            &mut c.server_cmd("initdb").arg("-D").arg(&data).args([
+            c.server_cmd("initdb").arg("-D").arg(&data).args([
                 "-U",
                 "postgres",
                 "--auth=trust",
@@ -129,8 +129,7 @@ impl Cluster {
             c.dir.display()
         );
         run(
-            &mut c
-                .server_cmd("pg_ctl")
+            c.server_cmd("pg_ctl")
                 .arg("-D")
                 .arg(&data)
                 .arg("-l")

@@ -427,9 +427,6 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         scalar(enc, &CKPT_SIZE, "", Value::Int(c.size_bytes));
         scalar(enc, &CKPT_RESTORED, "", Value::Int(u64::from(c.restored)));
     }
-    if !s.postgres.is_empty() {
-        postgres(enc, s);
-    }
     enc.family(&BUILD);
     let b = &s.build;
     let labels = [
@@ -438,6 +435,9 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         ("rustc", &b.rustc),
     ];
     enc.sample("", &labels, Value::Int(1));
+    if !s.postgres.is_empty() {
+        postgres(enc, s);
+    }
     if let Some(p) = s.process.as_ref().filter(|_| with_process) {
         scalar(enc, &START, "", Value::Float(p.start_time_seconds));
         scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));

@@ -144,7 +144,7 @@ impl Reference {
             e.0 = e.0.wrapping_add(row.hits);
             e.1 = e.1.wrapping_add(row.reads);
         }
-        let mut keys: Vec<((&str, &str), (u64, u64))> = buckets.into_iter().collect();
+        let mut keys: Vec<_> = buckets.into_iter().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for ((object, context), (hits, reads)) in keys {
             let total = hits.wrapping_add(reads);
