@@ -67,7 +67,9 @@ fn classic_output_is_clean() {
     );
     let text = String::from_utf8(body).unwrap();
     assert!(
-        text.contains("dsfb_postgres_poll_duration_seconds_bucket{source=\"billing-eu.1\",le=\"0.0025\"} 1\n"),
+        text.contains(
+            "dsfb_postgres_poll_duration_seconds_bucket{source=\"billing-eu.1\",le=\"0.0025\"} 1\n"
+        ),
         "{text}"
     );
     assert!(text.contains("dsfb_postgres_last_success_timestamp_seconds{source=\"orders\"} NaN\n"));

@@ -275,3 +275,138 @@ pub fn verify(tape: &Path) -> Result<Verified, String> {
         Verified::Exact(manifest)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::snapshot::{PgssRow, StatDatabaseRow};
+
+    fn header(mode: &str) -> Header {
+        Header {
+            tape: MAGIC.into(),
+            version: 1,
+            source: "bench".into(),
+            target: "postgres://w:***@h:5432/bench?sslmode=prefer".into(),
+            residuals: mode.into(),
+            motifd: "test".into(),
+        }
+    }
+
+    fn snap(t: f64, calls: u64) -> Snapshot {
+        Snapshot {
+            t,
+            pgss: vec![PgssRow {
+                query_id: "q".into(),
+                calls,
+                total_exec_time_ms: calls as f64 * 0.1,
+                own: false,
+            }],
+            stat_database: vec![StatDatabaseRow {
+                datname: "bench".into(),
+                blks_hit: calls * 10,
+                blks_read: calls,
+            }],
+            ..Snapshot::default()
+        }
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("motifd-tape-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn lines(path: &Path) -> Vec<Line> {
+        let text = std::fs::read(path).unwrap();
+        text.split(|&b| b == b'\n')
+            .map(|l| parse_line(l).unwrap())
+            .filter(|l| !matches!(l, Line::Blank))
+            .collect()
+    }
+
+    #[test]
+    fn segments_append_and_the_manifest_covers_the_whole_file() {
+        let d = dir("segments");
+        let path = d.join("t.jsonl");
+        let mut w = TapeWriter::open(&path, &header("improved")).unwrap();
+        w.append(&snap(1.5, 10)).unwrap();
+        w.append(&snap(2.5, 20)).unwrap();
+        let first = w.close().unwrap();
+        assert_eq!((first.snapshots, first.segments), (2, 1));
+        assert_eq!(verify(&path), Ok(Verified::Exact(first.clone())));
+        let mut w = TapeWriter::open(&path, &header("reference")).unwrap();
+        w.append(&snap(9.0, 5)).unwrap();
+        // A running daemon: what the manifest covers still verifies.
+        assert!(matches!(verify(&path), Ok(Verified::Appended(_, n)) if n > 0));
+        let second = w.close().unwrap();
+        assert_eq!((second.snapshots, second.segments), (3, 2));
+        assert_eq!((second.first_t, second.last_t), (Some(1.5), Some(9.0)));
+        assert_eq!(second.bytes, std::fs::metadata(&path).unwrap().len());
+        let kinds: Vec<&str> = lines(&path)
+            .iter()
+            .map(|l| match l {
+                Line::Header(_) => "h",
+                Line::Snapshot(_) => "s",
+                Line::Blank => "b",
+            })
+            .collect();
+        assert_eq!(kinds, ["h", "s", "s", "h", "s"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_changed_tape_is_refused_and_a_missing_manifest_is_reported() {
+        let d = dir("changed");
+        let path = d.join("t.jsonl");
+        let mut w = TapeWriter::open(&path, &header("improved")).unwrap();
+        w.append(&snap(1.0, 10)).unwrap();
+        w.close().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() - 5;
+        bytes[at] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = verify(&path).unwrap_err();
+        assert!(err.contains("does not match its manifest"), "{err}");
+        std::fs::remove_file(manifest_path(&path)).unwrap();
+        assert_eq!(verify(&path), Ok(Verified::Unverified));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_line_cut_by_a_crash_is_ended_before_the_next_segment() {
+        let d = dir("cut");
+        let path = d.join("t.jsonl");
+        let mut w = TapeWriter::open(&path, &header("improved")).unwrap();
+        w.append(&snap(1.0, 10)).unwrap();
+        drop(w); // no manifest: killed
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"t":2.0,"pgss":[{"id":"q","ca"#).unwrap();
+        drop(f);
+        let w = TapeWriter::open(&path, &header("improved")).unwrap();
+        let m = w.close().unwrap();
+        assert_eq!((m.snapshots, m.segments), (1, 2));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cut: Vec<&str> = text
+            .lines()
+            .filter(|l| parse_line(l.as_bytes()).is_err())
+            .collect();
+        assert_eq!(cut, [r#"{"t":2.0,"pgss":[{"id":"q","ca"#]);
+        assert!(matches!(lines_ok(&text).last(), Some(Line::Header(_))));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn lines_ok(text: &str) -> Vec<Line> {
+        text.lines()
+            .filter_map(|l| parse_line(l.as_bytes()).ok())
+            .collect()
+    }
+
+    #[test]
+    fn foreign_lines_are_refused() {
+        assert!(parse_line(br#"{"tape":"something-else","version":1,"source":"","target":"","residuals":"","motifd":""}"#).is_err());
+        assert!(parse_line(b"not json").is_err());
+        assert!(parse_line(br#"{"t":1e999}"#).is_err());
+        assert!(matches!(parse_line(b"  "), Ok(Line::Blank)));
+    }
+}
