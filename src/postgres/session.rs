@@ -69,8 +69,6 @@ pub struct Session {
     statements: Vec<(Query, Statement)>,
     /// `server_version_num`.
     pub server_version: i32,
-    /// `pg_stat_statements` failed on the last poll (logged once per session).
-    pgss_failed: bool,
 }
 
 impl Session {
@@ -121,7 +119,7 @@ impl Session {
             match client.prepare(q.sql()) {
                 Ok(s) => statements.push((q, s)),
                 Err(e) if q == Query::Statements => log::warn!(
-                    "{target}: pg_stat_statements unavailable ({}); no plan_regression or workload_phase residuals until it is (CREATE EXTENSION pg_stat_statements, shared_preload_libraries)",
+                    "{target}: pg_stat_statements unavailable ({}); no plan_regression or workload_phase residuals from this session (add it to shared_preload_libraries, CREATE EXTENSION pg_stat_statements, then restart motifd)",
                     error_text(&e)
                 ),
                 Err(e) => return Err(fail(Failure::Setup, q.name(), &error_text(&e))),
@@ -131,7 +129,6 @@ impl Session {
             client,
             statements,
             server_version: version,
-            pgss_failed: false,
         })
     }
 
@@ -157,7 +154,6 @@ impl Session {
                 message: format!("{}: {message}", q.name()),
             })?;
         }
-        self.pgss_failed = false;
         Ok(snap)
     }
 

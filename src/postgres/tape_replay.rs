@@ -213,11 +213,17 @@ impl super::residuals::ResidualSink for Tee<'_> {
         if self.csv.error.is_none() {
             let mut b = ryu::Buffer::new();
             let t_text = b.format(t).to_owned();
+            let name = format!("{}{channel}", self.out.prefix());
+            // RFC 4180 quoting for a database or wait name with a comma or quote.
+            let name = if name.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            } else {
+                name
+            };
             let line = writeln!(
                 self.csv.out,
-                "{t_text},{},{}{channel},{}",
+                "{t_text},{},{name},{}",
                 class.as_str(),
-                self.out.prefix(),
                 b.format(value)
             );
             self.csv.error = line.err();
