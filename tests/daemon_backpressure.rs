@@ -119,11 +119,13 @@ fn a_fast_producer_is_throttled_memory_stays_bounded_and_nothing_is_lost() {
         baseline as f64 / 1e6,
         m.sum("dsfb_episodes_total")
     );
-    // Bounded: far below what was sent (a daemon buffering the stream would hold
-    // it all), and below a generous absolute bound.
+    // Bounded: the growth over the idle daemon far below what was sent (a
+    // daemon buffering the stream would hold it all; the binary's own pages,
+    // about 11 MB of a debug build, are not buffering), and the whole below a
+    // generous absolute bound.
     assert!(
-        peak < 300_000_000 && peak < bytes / 2,
-        "peak RSS {peak} bytes for {bytes} bytes sent"
+        peak < 300_000_000 && peak.saturating_sub(baseline) < bytes / 2,
+        "peak RSS {peak} bytes (at start {baseline}) for {bytes} bytes sent"
     );
     assert!(
         lag_seen < LINES / 2,

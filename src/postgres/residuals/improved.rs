@@ -147,8 +147,6 @@ pub struct Improved {
     mix: HashMap<String, f64>,
     mix_total: f64,
     label: String,
-    interval_mix: Vec<(usize, f64)>,
-    names: Vec<String>,
 }
 
 impl Improved {
@@ -165,8 +163,6 @@ impl Improved {
             mix: HashMap::new(),
             mix_total: 0.0,
             label: String::new(),
-            interval_mix: Vec::new(),
-            names: Vec::new(),
         }
     }
 
@@ -184,8 +180,8 @@ impl Improved {
     }
 
     fn statements(&mut self, snap: &Snapshot, t: f64, decay: f64, sink: &mut impl ResidualSink) {
-        self.interval_mix.clear();
-        self.names.clear();
+        // This interval's calls per statement, for the workload mix.
+        let mut interval: Vec<(&str, f64)> = Vec::with_capacity(snap.pgss.len());
         let mut rows: Vec<_> = snap
             .pgss
             .iter()
@@ -236,19 +232,24 @@ impl Improved {
             if let Some(r) = q.step(mean, dc, decay) {
                 sink.residual(t, Class::PlanRegression, &row.query_id, r);
             }
-            self.interval_mix.push((self.names.len(), dc as f64));
-            self.names.push(row.query_id.clone());
+            interval.push((&row.query_id, dc as f64));
         }
         let poll = self.poll;
         self.queries
             .retain(|_, q| poll - q.seen_at_poll <= u64::from(FORGET_AFTER_POLLS));
-        self.workload_phase(t, decay, sink);
+        self.workload_phase(&interval, t, decay, sink);
     }
 
-    fn workload_phase(&mut self, t: f64, decay: f64, sink: &mut impl ResidualSink) {
-        let total: f64 = self.interval_mix.iter().map(|(_, c)| c).sum();
+    fn workload_phase(
+        &mut self,
+        interval: &[(&str, f64)],
+        t: f64,
+        decay: f64,
+        sink: &mut impl ResidualSink,
+    ) {
+        let total: f64 = interval.iter().map(|(_, c)| c).sum();
         if total > 0.0 && self.mix_total >= MIX_WARMUP_CALLS {
-            let jsd = self.divergence(total);
+            let jsd = self.divergence(interval, total);
             sink.residual(t, Class::WorkloadPhase, DIGEST_MIX_CHANNEL, jsd);
         }
         // Fold the interval into the reference mix.
@@ -256,8 +257,13 @@ impl Improved {
             *v *= decay;
         }
         self.mix_total *= decay;
-        for &(i, calls) in &self.interval_mix {
-            *self.mix.entry(self.names[i].clone()).or_default() += calls;
+        for &(id, calls) in interval {
+            match self.mix.get_mut(id) {
+                Some(v) => *v += calls,
+                None => {
+                    self.mix.insert(id.to_owned(), calls);
+                }
+            }
             self.mix_total += calls;
         }
         self.mix.retain(|_, v| *v > 1e-6);
@@ -265,12 +271,12 @@ impl Improved {
 
     /// Jensen–Shannon divergence (base 2, in [0, 1]) between the interval's
     /// call shares and the reference mix's.
-    fn divergence(&self, total: f64) -> f64 {
+    fn divergence(&self, interval: &[(&str, f64)], total: f64) -> f64 {
         let mut acc = 0.0;
         let mut p_seen = 0.0;
-        for &(i, calls) in &self.interval_mix {
+        for &(id, calls) in interval {
             let p = calls / total;
-            let q = self.mix.get(&self.names[i]).copied().unwrap_or(0.0) / self.mix_total;
+            let q = self.mix.get(id).copied().unwrap_or(0.0) / self.mix_total;
             p_seen += q;
             let m = 0.5 * (p + q);
             acc += 0.5 * p * (p / m).log2();
