@@ -78,8 +78,9 @@ pub struct FileEntry {
     tape: Option<PathBuf>,
 }
 
-/// The `--postgres*` flags.
-#[derive(Debug, Default, Clone, clap::Args)]
+/// The `--postgres*` flags. Their `Debug` form hides the URLs (they may
+/// hold passwords).
+#[derive(Default, Clone, clap::Args)]
 pub struct Flags {
     /// Poll this PostgreSQL database (libpq URL or key=value string;
     /// repeatable). Its channels are prefixed with its database name.
@@ -95,6 +96,20 @@ pub struct Flags {
     /// replaced by the source's name; required with several sources).
     #[arg(long, value_name = "FILE")]
     pub postgres_tape: Option<PathBuf>,
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flags")
+            .field(
+                "postgres",
+                &format!("({} URLs, redacted)", self.postgres.len()),
+            )
+            .field("postgres_interval", &self.postgres_interval)
+            .field("postgres_residuals", &self.postgres_residuals)
+            .field("postgres_tape", &self.postgres_tape)
+            .finish()
+    }
 }
 
 const DEFAULT_INTERVAL: f64 = 1.0;
@@ -265,6 +280,7 @@ mod tests {
         assert_eq!(s[0].interval, Duration::from_secs(1));
         assert_eq!(s[0].residuals, Mode::Improved);
         assert!(!format!("{:?}", s[0]).contains("pw"));
+        assert!(!format!("{flags:?}").contains("pw"), "{flags:?}");
         let twice = Flags {
             postgres: vec!["postgres://w@a/db".into(), "postgres://w@b/db".into()],
             ..Flags::default()

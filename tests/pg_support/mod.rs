@@ -86,6 +86,12 @@ pub struct Cluster {
 impl Cluster {
     /// initdb + start on a free loopback port, pg_stat_statements preloaded.
     pub fn start(shared_buffers: &str) -> Self {
+        Self::start_with(shared_buffers, "", |_| {})
+    }
+
+    /// Like [`Cluster::start`], with more server options, after `prepare`
+    /// has had the cluster's directory (to put files the options name).
+    pub fn start_with(shared_buffers: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Self {
         let bin = server_bin().expect("PostgreSQL server binaries (Debian postgresql)");
         let as_postgres = is_root();
         // The server user must be able to enter the directory: not under a
@@ -125,9 +131,16 @@ impl Cluster {
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements \
              -c pg_stat_statements.track=all -c track_io_timing=on -c shared_buffers={shared_buffers} \
-             -c fsync=off -c synchronous_commit=off -c max_connections=50",
+             -c fsync=off -c synchronous_commit=off -c max_connections=50 {extra}",
             c.dir.display()
         );
+        prepare(&c.dir);
+        if c.as_postgres {
+            run(
+                Command::new("chown").args(["-R", "postgres"]).arg(&c.dir),
+                "chown -R",
+            );
+        }
         run(
             c.server_cmd("pg_ctl")
                 .arg("-D")
