@@ -141,6 +141,7 @@ pub fn run_with(
         .then(|| SnapshotPublisher::new(handle.clone()));
     let mut metrics = MetricsFiller::new(publisher, liveness.clone());
     metrics.checkpoint = checkpointer.as_ref().map(|c| (c.stats(), restored_ok));
+    metrics.postgres = crate::postgres::metrics::for_sources(&config.postgres);
     // Before the first scrape: a restored daemon's counters continue from the
     // checkpoint, and a scrape of zeros in between would read as a reset.
     metrics.publish(&pipeline, &grammar, 0);
@@ -247,9 +248,8 @@ pub fn run_with(
         }
         None => None,
     };
-    let (mut postgres, mut postgres_threads) = (Vec::new(), Vec::new());
-    for settings in &config.postgres {
-        let metrics = Arc::new(crate::postgres::metrics::SourceMetrics::new(&settings.name));
+    let mut postgres_threads = Vec::new();
+    for (settings, counters) in config.postgres.iter().zip(&metrics.postgres) {
         let grammar = Arc::clone(&ctx.grammar);
         let output = crate::postgres::output::EngineOutput::new(
             ctx.tx.clone(),
@@ -258,12 +258,10 @@ pub fn run_with(
         );
         let stop = Arc::clone(&stop);
         postgres_threads.push(
-            crate::postgres::spawn(settings.clone(), output, Arc::clone(&metrics), stop)
+            crate::postgres::spawn(settings.clone(), output, Arc::clone(counters), stop)
                 .map_err(Failure::new)?,
         );
-        postgres.push(metrics);
     }
-    metrics.postgres = postgres;
     if let Some(extra) = extra {
         threads.push(
             extra(ctx.clone())

@@ -120,6 +120,15 @@ impl SourceMetrics {
     }
 }
 
+/// Fresh counters for each of `sources`, in order (the daemon publishes them
+/// from its first snapshot on, before the sources start).
+pub fn for_sources(sources: &[super::config::Settings]) -> Vec<std::sync::Arc<SourceMetrics>> {
+    sources
+        .iter()
+        .map(|s| std::sync::Arc::new(SourceMetrics::new(s.name.clone())))
+        .collect()
+}
+
 /// Fills `out` with one entry per source, in order.
 pub fn fill_all(sources: &[std::sync::Arc<SourceMetrics>], out: &mut Vec<PostgresSourceStats>) {
     out.truncate(sources.len());

@@ -81,6 +81,7 @@ pub struct Cluster {
     pub port: u16,
     bin: PathBuf,
     as_postgres: bool,
+    options: String,
 }
 
 impl Cluster {
@@ -111,11 +112,12 @@ impl Cluster {
             .local_addr()
             .unwrap()
             .port();
-        let c = Self {
+        let mut c = Self {
             dir,
             port,
             bin,
             as_postgres,
+            options: String::new(),
         };
         let data = c.dir.join("data");
         run(
@@ -141,16 +143,33 @@ impl Cluster {
                 "chown -R",
             );
         }
+        c.options = options;
+        c.resume();
+        c
+    }
+
+    /// Starts the stopped server again, same port and options.
+    pub fn resume(&self) {
         run(
-            c.server_cmd("pg_ctl")
+            self.server_cmd("pg_ctl")
                 .arg("-D")
-                .arg(&data)
+                .arg(self.dir.join("data"))
                 .arg("-l")
-                .arg(c.dir.join("server.log"))
-                .args(["-w", "-t", "60", "-o", &options, "start"]),
+                .arg(self.dir.join("server.log"))
+                .args(["-w", "-t", "60", "-o", &self.options, "start"]),
             "pg_ctl start",
         );
-        c
+    }
+
+    /// Stops the server at once (connections are cut, as in a crash).
+    pub fn kill(&self) {
+        run(
+            self.server_cmd("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "immediate", "-w", "stop"]),
+            "pg_ctl stop",
+        );
     }
 
     fn server_cmd(&self, program: &str) -> Command {
