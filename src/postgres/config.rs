@@ -168,6 +168,11 @@ pub fn merge(file: Option<Vec<FileEntry>>, flags: &Flags) -> Result<Vec<Settings
                     tape.display(),
                 ));
             }
+            let dir = tape.parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) {
+                let rule = "must be in an existing directory";
+                return Err(bad(&s.name, "tape", rule, tape.display()));
+            }
         }
     }
     Ok(out)
@@ -268,14 +273,14 @@ mod tests {
                 "postgres://w:pw@h/orders".into(),
                 "host=h2 user=w dbname=billing".into(),
             ],
-            postgres_tape: Some("/tapes/{name}.jsonl".into()),
+            postgres_tape: Some("/tmp/{name}.jsonl".into()),
             ..Flags::default()
         };
         let s = merge(None, &flags).unwrap();
         assert_eq!(s[0].name, "orders");
         assert_eq!(
             s[1].tape.as_deref(),
-            Some(std::path::Path::new("/tapes/billing.jsonl"))
+            Some(std::path::Path::new("/tmp/billing.jsonl"))
         );
         assert_eq!(s[0].interval, Duration::from_secs(1));
         assert_eq!(s[0].residuals, Mode::Improved);
@@ -295,7 +300,7 @@ mod tests {
     #[test]
     fn file_tables_are_validated_by_key() {
         let s = merge(
-            file("[[postgres]]\nname = \"main\"\nurl = \"postgres://w@h/db\"\ninterval = 0.1\nresiduals = \"reference\"\ntape = \"/t\"\n"),
+            file("[[postgres]]\nname = \"main\"\nurl = \"postgres://w@h/db\"\ninterval = 0.1\nresiduals = \"reference\"\ntape = \"/tmp/t\"\n"),
             &Flags::default(),
         )
         .unwrap();
@@ -314,6 +319,10 @@ mod tests {
         assert!(
             err("[[postgres]]\nname = \"a b\"\nurl = \"postgres://w@h/db\"\n")
                 .contains("name must be")
+        );
+        assert!(
+            err("[[postgres]]\nurl = \"postgres://w@h/db\"\ntape = \"/no/such/dir/t\"\n")
+                .contains("tape must be in an existing directory")
         );
         assert!(
             err("[[postgres]]\nurl = \"postgres://w:topsecret@h/db?sslmode=maybe\"\n")
