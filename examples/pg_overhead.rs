@@ -9,7 +9,9 @@
 //! Each round runs every configuration once, in a rotating order, for
 //! SECONDS (default 15) of unthrottled pgbench per workload (TPC-B-like and
 //! select-only, 4 clients); the table gives the median over ROUNDS
-//! (default 5) and the change against no observer.
+//! (default 5) and the change against no observer. It also prints what the
+//! observer itself used: the server's execution time of its statements per
+//! poll (as pg_stat_statements accounts them) and motifd's CPU time per poll.
 
 #[path = "../tests/pg_support/mod.rs"]
 mod pg_support;
@@ -56,6 +58,7 @@ fn main() {
     let url = c.url("motifd_observer", "observer-pw", "bench");
     let mut tps = vec![vec![Vec::new(); CONFIGS.len()]; WORKLOADS.len()];
     let mut polls = vec![Vec::new(); CONFIGS.len()];
+    let mut cpu = vec![0.0f64; CONFIGS.len()];
     for round in 0..rounds {
         for k in 0..CONFIGS.len() {
             let i = (k + round) % CONFIGS.len();
@@ -71,7 +74,9 @@ fn main() {
                 );
             }
             if let Some(mut o) = observer {
-                polls[i].push(stop_observer(&mut o));
+                let (n, seconds) = stop_observer(&mut o);
+                polls[i].push(n);
+                cpu[i] += seconds;
             }
         }
     }
@@ -93,9 +98,27 @@ fn main() {
             );
         }
     }
+    let all_polls: u64 = polls.iter().flatten().sum();
+    let server_ms: f64 = c
+        .sql(
+            "bench",
+            "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements \
+             WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = 'motifd_observer')",
+        )
+        .trim()
+        .parse()
+        .unwrap();
+    println!(
+        "\nserver execution time of the observer's statements: {:.3} ms per poll ({all_polls} polls)",
+        server_ms / all_polls as f64
+    );
     for (i, (config, _)) in CONFIGS.iter().enumerate().skip(1) {
-        let p: Vec<String> = polls[i].iter().map(|p| p.to_string()).collect();
-        println!("\n{config}: polls per observer run: {}", p.join(", "));
+        let n: u64 = polls[i].iter().sum();
+        println!(
+            "{config}: {n} polls, motifd CPU {:.3} ms per poll ({:.2} % of a core)",
+            cpu[i] * 1000.0 / n as f64,
+            cpu[i] * 100.0 / (n as f64 * CONFIGS[i].1.unwrap())
+        );
     }
 }
 
@@ -167,23 +190,26 @@ fn start_observer(motifd: &Path, url: &str, interval: f64) -> Observer {
 }
 
 fn polls(metrics: &str) -> Option<f64> {
+    series(metrics, "dsfb_postgres_polls_total{source=\"bench\"}")
+}
+
+fn series(metrics: &str, key: &str) -> Option<f64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(metrics).ok()?;
     write!(s, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
     let mut body = String::new();
     s.read_to_string(&mut body).ok()?;
-    body.lines().find_map(|l| {
-        l.strip_prefix("dsfb_postgres_polls_total{source=\"bench\"} ")?
-            .parse()
-            .ok()
-    })
+    body.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.parse().ok())
 }
 
-fn stop_observer(o: &mut Observer) -> u64 {
+/// Stops the observer; returns its polls and CPU seconds.
+fn stop_observer(o: &mut Observer) -> (u64, f64) {
     let n = polls(&o.metrics).unwrap_or(0.0) as u64;
+    let cpu = series(&o.metrics, "process_cpu_seconds_total").unwrap_or(f64::NAN);
     let _ = Command::new("kill")
         .args(["-TERM", &o.child.0.id().to_string()])
         .status();
     let _ = o.child.0.wait();
-    n
+    (n, cpu)
 }

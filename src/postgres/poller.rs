@@ -123,6 +123,27 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     false
 }
 
+/// What a poll did.
+enum Step {
+    /// Polled, or failed without losing the session: pace and go on.
+    Polled,
+    /// The session is gone: reconnect.
+    Lost,
+    /// Stopped, or the engine went away.
+    Stop,
+}
+
+/// The loop's running state.
+struct LoopState {
+    distiller: Distiller,
+    tape: Option<TapeWriter>,
+    backoff: Backoff,
+    session: Option<Session>,
+    reconnect_wait: Duration,
+    ever_connected: bool,
+    last_cycle: Instant,
+}
+
 /// Everything the loop owns.
 pub struct Poller {
     pub(super) settings: Settings,
@@ -136,112 +157,133 @@ impl Poller {
     /// Runs until `stop` is set or the engine goes away.
     pub fn run(mut self) {
         let s = &self.settings;
-        let mut distiller = Distiller::new(s.residuals, TimeOrigin::Unix);
-        let mut tape = self.open_tape();
-        let mut backoff = Backoff::new(s.interval, s.max_interval, s.slow_poll, s.cpu_share);
-        self.metrics.set_interval(backoff.current());
-        let mut session: Option<Session> = None;
-        let mut reconnect_wait = RECONNECT_FIRST;
-        let mut ever_connected = false;
-        let mut last_cycle = Instant::now();
+        let mut state = LoopState {
+            distiller: Distiller::new(s.residuals, TimeOrigin::Unix),
+            tape: self.open_tape(),
+            backoff: Backoff::new(s.interval, s.max_interval, s.slow_poll, s.cpu_share),
+            session: None,
+            reconnect_wait: RECONNECT_FIRST,
+            ever_connected: false,
+            last_cycle: Instant::now(),
+        };
+        self.metrics.set_interval(state.backoff.current());
         self.output.set_source(&self.settings.name);
         while !self.stop.load(Ordering::Relaxed) {
-            let Some(live) = session.as_mut() else {
-                match self.connect(ever_connected) {
-                    Some(new) => {
-                        session = Some(new);
-                        ever_connected = true;
-                        reconnect_wait = RECONNECT_FIRST;
-                    }
-                    None => {
-                        if !sleep_unless_stopped(reconnect_wait, &self.stop) {
-                            break;
-                        }
-                        reconnect_wait = (reconnect_wait * 2).min(self.settings.max_interval);
-                    }
+            if state.session.is_none() {
+                if !self.reconnect(&mut state) {
+                    break;
                 }
                 continue;
-            };
-            let cycle_start = Instant::now();
-            let cpu_start = thread_cpu();
-            let t = unix_now();
-            match live.poll(t) {
-                // Stopped during the poll: the engine may have drained
-                // already, so the snapshot goes nowhere, tape included (a
-                // replay of the tape gives what the engine saw).
-                Ok(_) if self.stop.load(Ordering::Relaxed) => break,
-                Ok(snap) => {
-                    let took = cycle_start.elapsed();
-                    self.metrics.poll_ok(took, t);
-                    if let Some(w) = tape.as_mut() {
-                        if let Err(e) = w.append(&snap) {
-                            self.metrics.tape_error();
-                            log::warn!("postgres {}: tape write failed: {e}", self.settings.name);
-                        }
-                    }
-                    self.output.refresh_grammar();
-                    distiller.ingest(&snap, &mut self.output);
-                    if self.output.flush().is_err() {
-                        break;
-                    }
-                    self.metrics.residuals(self.output.take_sent());
-                }
-                Err(e) => {
-                    self.metrics.error(e.reason);
-                    log::warn!(
-                        "postgres {}: poll failed ({}): {}",
-                        self.settings.name,
-                        e.reason.as_str(),
-                        e.message
-                    );
-                    if live.is_closed() || e.reason == Failure::Connection {
-                        self.metrics.set_up(false);
-                        session = None;
-                        continue;
-                    }
-                }
             }
-            let cycle = last_cycle.elapsed();
-            last_cycle = Instant::now();
-            let before = backoff.current();
-            let next = backoff.record(
-                cycle_start.elapsed(),
-                thread_cpu().saturating_sub(cpu_start),
-                cycle,
-            );
-            if next != before {
-                self.metrics.set_interval(next);
-                log::info!(
-                    "postgres {}: poll interval now {:?} (median poll slower than {:?} or CPU share above {:.0} %)",
-                    self.settings.name,
-                    next,
-                    self.settings.slow_poll,
-                    self.settings.cpu_share * 100.0
-                );
+            let (cycle_start, cpu_start) = (Instant::now(), thread_cpu());
+            match self.poll_once(&mut state) {
+                Step::Polled => {}
+                Step::Lost => continue,
+                Step::Stop => break,
             }
-            let wait = next.saturating_sub(cycle_start.elapsed());
+            let wait = self.pace(&mut state, cycle_start, cpu_start);
             if !sleep_unless_stopped(wait, &self.stop) {
                 break;
             }
         }
-        self.metrics.set_up(false);
-        if let Some(w) = tape {
-            match w.close() {
-                Ok(m) => log::info!(
-                    "postgres {}: tape closed ({} snapshots, sha256 {})",
-                    self.settings.name,
-                    m.snapshots,
-                    m.sha256
-                ),
-                Err(e) => log::warn!(
-                    "postgres {}: closing the tape failed: {e}",
-                    self.settings.name
-                ),
+        self.finish(state.tape);
+    }
+
+    /// Tries to (re)connect; on failure waits the back-off. False if
+    /// stopped meanwhile.
+    fn reconnect(&self, state: &mut LoopState) -> bool {
+        match self.connect(state.ever_connected) {
+            Some(new) => {
+                state.session = Some(new);
+                state.ever_connected = true;
+                state.reconnect_wait = RECONNECT_FIRST;
+                true
+            }
+            None => {
+                let waited = sleep_unless_stopped(state.reconnect_wait, &self.stop);
+                state.reconnect_wait = (state.reconnect_wait * 2).min(self.settings.max_interval);
+                waited
             }
         }
+    }
+
+    /// One poll: tape, residuals, engine.
+    fn poll_once(&mut self, state: &mut LoopState) -> Step {
+        let Some(live) = state.session.as_mut() else {
+            return Step::Lost;
+        };
+        let started = Instant::now();
+        let t = unix_now();
+        match live.poll(t) {
+            // Stopped during the poll: the engine may have drained already,
+            // so the snapshot goes nowhere, tape included (a replay of the
+            // tape gives what the engine saw).
+            Ok(_) if self.stop.load(Ordering::Relaxed) => Step::Stop,
+            Ok(snap) => {
+                self.metrics.poll_ok(started.elapsed(), t);
+                if let Some(w) = state.tape.as_mut() {
+                    if let Err(e) = w.append(&snap) {
+                        self.metrics.tape_error();
+                        log::warn!("postgres {}: tape write failed: {e}", self.settings.name);
+                    }
+                }
+                self.output.refresh_grammar();
+                state.distiller.ingest(&snap, &mut self.output);
+                if self.output.flush().is_err() {
+                    return Step::Stop;
+                }
+                self.metrics.residuals(self.output.take_sent());
+                Step::Polled
+            }
+            Err(e) => {
+                self.metrics.error(e.reason);
+                let (name, reason) = (&self.settings.name, e.reason.as_str());
+                log::warn!("postgres {name}: poll failed ({reason}): {}", e.message);
+                if live.is_closed() || e.reason == Failure::Connection {
+                    self.metrics.set_up(false);
+                    state.session = None;
+                    return Step::Lost;
+                }
+                Step::Polled
+            }
+        }
+    }
+
+    /// Feeds the back-off with the cycle just done; returns the wait before
+    /// the next poll.
+    fn pace(&self, state: &mut LoopState, cycle_start: Instant, cpu_start: Duration) -> Duration {
+        let cycle = state.last_cycle.elapsed();
+        state.last_cycle = Instant::now();
+        let before = state.backoff.current();
+        let cpu = thread_cpu().saturating_sub(cpu_start);
+        let next = state.backoff.record(cycle_start.elapsed(), cpu, cycle);
+        if next != before {
+            self.metrics.set_interval(next);
+            log::info!(
+                "postgres {}: poll interval now {:?} (median poll slower than {:?} or CPU share above {:.0} %)",
+                self.settings.name,
+                next,
+                self.settings.slow_poll,
+                self.settings.cpu_share * 100.0
+            );
+        }
+        next.saturating_sub(cycle_start.elapsed())
+    }
+
+    fn finish(&self, tape: Option<TapeWriter>) {
+        self.metrics.set_up(false);
+        let name = &self.settings.name;
+        match tape.map(TapeWriter::close) {
+            Some(Ok(m)) => log::info!(
+                "postgres {name}: tape closed ({} snapshots, sha256 {})",
+                m.snapshots,
+                m.sha256
+            ),
+            Some(Err(e)) => log::warn!("postgres {name}: closing the tape failed: {e}"),
+            None => {}
+        }
         log::info!(
-            "postgres {}: stopped after {} polls",
-            self.settings.name,
+            "postgres {name}: stopped after {} polls",
             self.metrics.polls()
         );
     }
