@@ -24,6 +24,10 @@ pub enum Command {
     GenerateFixtures(GenerateArgs),
     /// Check a checkpoint file and print what it holds.
     Checkpoint(CheckpointArgs),
+    /// Draw residuals with their episodes shaded (SVG or PNG).
+    Plot(crate::plot::args::PlotArgs),
+    /// Write one self-contained HTML report: pictures, episodes, counters, grammar.
+    Report(crate::report::ReportArgs),
 }
 
 /// `motifd checkpoint`.
@@ -35,15 +39,6 @@ pub struct CheckpointArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Input record format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputFormat {
-    /// `t,class,channel,value` with a header line.
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
 }
 
 /// Episode output format.
@@ -78,9 +73,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub grammar: Option<PathBuf>,
     /// Input format; default: from the file extension (.jsonl/.json/.ndjson = jsonl,
-    /// else csv; stdin: csv).
+    /// else csv; stdin: csv). `auto` decides per line, as the daemon does.
     #[arg(long, value_name = "FORMAT")]
-    pub input_format: Option<InputFormat>,
+    pub input_format: Option<crate::line_ingest::LineFormat>,
     /// Episode output format.
     #[arg(long, default_value = "jsonl", value_name = "FORMAT")]
     pub output_format: OutputFormat,

@@ -18,3 +18,19 @@ impl fmt::Display for Failure {
         f.write_str(&self.0)
     }
 }
+
+/// Turns any displayable error into a [`Failure`] that says what it was
+/// about: `WHAT: ERROR`.
+pub trait Context<T> {
+    /// `what: error` on failure.
+    ///
+    /// # Errors
+    /// When `self` is an error.
+    fn context(self, what: impl fmt::Display) -> Result<T, Failure>;
+}
+
+impl<T, E: fmt::Display> Context<T> for Result<T, E> {
+    fn context(self, what: impl fmt::Display) -> Result<T, Failure> {
+        self.map_err(|e| Failure(format!("{what}: {e}")))
+    }
+}

@@ -242,24 +242,19 @@ fn write_csv<'a>(
 fn write_jsonl(path: &Path, records: &[Record]) -> Result<(), Failure> {
     write_file(path, |w| {
         for r in records {
-            if r.channel.is_empty() {
-                writeln!(
-                    w,
-                    r#"{{"t":{},"class":"{}","value":{}}}"#,
-                    float(r.t),
-                    r.class,
-                    float(r.value)
-                )?;
+            // An empty channel is left out, as producers without one write it.
+            let channel = if r.channel.is_empty() {
+                String::new()
             } else {
-                writeln!(
-                    w,
-                    r#"{{"t":{},"class":"{}","channel":"{}","value":{}}}"#,
-                    float(r.t),
-                    r.class,
-                    r.channel,
-                    float(r.value)
-                )?;
-            }
+                format!(r#""channel":"{}","#, r.channel)
+            };
+            writeln!(
+                w,
+                r#"{{"t":{},"class":"{}",{channel}"value":{}}}"#,
+                float(r.t),
+                r.class,
+                float(r.value)
+            )?;
         }
         Ok(())
     })

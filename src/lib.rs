@@ -3,12 +3,18 @@
 //! line handling without spawning a process.
 #![forbid(unsafe_code)]
 
+pub mod checkpoint_command;
 pub mod cli;
 pub mod daemon;
 pub mod error;
 pub mod generate;
-pub mod inspect;
+pub mod grammar;
+pub mod line_ingest;
 pub mod lines;
+pub mod log_throttle;
+pub mod plot;
 pub mod postgres;
 pub mod replay;
+pub mod report;
+pub mod settings_rules;
 pub mod summary;

@@ -18,7 +18,10 @@ pub enum Line<'a> {
     /// A complete line without its `\n`.
     Text(&'a [u8]),
     /// A line longer than the limit; its bytes were skipped.
-    TooLong,
+    TooLong {
+        /// The line's length in bytes (without its `\n`).
+        len: usize,
+    },
 }
 
 /// Incremental line splitter with a length limit.
@@ -27,6 +30,8 @@ pub struct LineSplitter {
     pending: Vec<u8>,
     /// Inside an over-long line: drop bytes until its end.
     skipping: bool,
+    /// Bytes of the over-long line dropped so far (valid while `skipping`).
+    skipped: usize,
     line_no: u64,
 }
 
@@ -37,6 +42,7 @@ impl LineSplitter {
             max_line,
             pending: Vec::new(),
             skipping: false,
+            skipped: 0,
             line_no: 0,
         }
     }
@@ -49,9 +55,14 @@ impl LineSplitter {
             bytes = rest;
             self.line_no += 1;
             let item = if self.skipping || self.pending.len() + head.len() > self.max_line {
+                let len = if self.skipping {
+                    self.skipped
+                } else {
+                    self.pending.len()
+                } + head.len();
                 self.skipping = false;
                 self.pending.clear();
-                Line::TooLong
+                Line::TooLong { len }
             } else if self.pending.is_empty() {
                 Line::Text(head)
             } else {
@@ -64,13 +75,14 @@ impl LineSplitter {
                 return Next::Stop;
             }
         }
-        if !self.skipping {
-            if self.pending.len() + bytes.len() > self.max_line {
-                self.skipping = true;
-                self.pending.clear();
-            } else {
-                self.pending.extend_from_slice(bytes);
-            }
+        if self.skipping {
+            self.skipped += bytes.len();
+        } else if self.pending.len() + bytes.len() > self.max_line {
+            self.skipping = true;
+            self.skipped = self.pending.len() + bytes.len();
+            self.pending.clear();
+        } else {
+            self.pending.extend_from_slice(bytes);
         }
         Next::Continue
     }
@@ -80,7 +92,7 @@ impl LineSplitter {
         if self.skipping || !self.pending.is_empty() {
             self.line_no += 1;
             let item = if self.skipping {
-                Line::TooLong
+                Line::TooLong { len: self.skipped }
             } else {
                 Line::Text(&self.pending)
             };
@@ -134,7 +146,7 @@ mod tests {
                 n,
                 match line {
                     Line::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-                    Line::TooLong => None,
+                    Line::TooLong { len } => Some(format!("too long: {len}")),
                 },
             ));
             Next::Continue
@@ -176,9 +188,9 @@ mod tests {
                 got,
                 [
                     (1, Some("ok".into())),
-                    (2, None),
+                    (2, Some(format!("too long: {}", 3 << 20))),
                     (3, Some("fine".into())),
-                    (4, None)
+                    (4, Some("too long: 50".into()))
                 ],
                 "chunk {chunk}"
             );

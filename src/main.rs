@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use motifd::cli::{Cli, Command};
-use motifd::{daemon, error, generate, inspect, replay};
+use motifd::{checkpoint_command, daemon, error, generate, replay};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,7 +12,9 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Run(flags)) => daemon::run(&flags),
-        Some(Command::Checkpoint(args)) => inspect::run(&args),
+        Some(Command::Checkpoint(args)) => checkpoint_command::run(&args),
+        Some(Command::Plot(args)) => motifd::plot::run(&args),
+        Some(Command::Report(args)) => motifd::report::run(&args),
         None => demo(),
     };
     result.unwrap_or_else(|failure| {
@@ -31,9 +33,9 @@ fn demo() -> Result<ExitCode, error::Failure> {
     daemon::run_with(
         config,
         Box::new(|| Ok(motifd_engine::Grammar::default())),
-        Some(Box::new(daemon::demo::spawn)),
+        vec![Box::new(daemon::sources::demo::DemoSource)],
         Some(Box::new(|_, metrics| {
-            eprint!("{}", daemon::demo::banner(metrics))
+            eprint!("{}", daemon::sources::demo::banner(metrics))
         })),
     )
 }

@@ -5,22 +5,23 @@
 //! overlap on two cores. Inputs are read in order as one stream, which keeps the
 //! output deterministic: same input, same bytes.
 
-use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
-use crate::error::Failure;
-use crate::lines::{for_each_line, Line, Next};
+use crate::cli::{OutputFormat, ReplayArgs};
+use crate::error::{Context, Failure};
+use crate::grammar::{self, GrammarCell};
+use crate::line_ingest::{LineFormat, LineIngest, Options, RejectReport, Stopped};
+use crate::lines::READ_CHUNK;
+use crate::settings_rules as rules;
 use crate::summary::Summary;
+use crossbeam_channel::Sender;
 use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
-use motifd_engine::ingest::{self, BatchWriter, DEFAULT_BATCH};
-use motifd_engine::parse::is_csv_header;
-use motifd_engine::{
-    ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline, RecordParser, RejectReason,
-};
+use motifd_engine::ingest::{self, Batch, BatchWriter, DEFAULT_BATCH};
+use motifd_engine::{ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 /// Batches in flight between the parser and the engine.
@@ -29,11 +30,10 @@ const CHANNEL_BATCHES: usize = 8;
 /// Runs the replay; the exit code says how it went (0 ok, 1 check mismatch).
 pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     validate(&args)?;
-    let grammar = Arc::new(load_grammar(args.grammar.as_deref())?);
-    let inputs = if args.tape.is_some() {
-        Vec::new()
-    } else {
-        open_inputs(&args)?
+    let grammar = Arc::new(grammar::load(args.grammar.as_deref())?);
+    let inputs = match args.tape {
+        Some(_) => Vec::new(),
+        None => open_inputs(&args)?,
     };
     let names = ChannelNames::default();
     let started = Instant::now();
@@ -41,36 +41,26 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
     let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = progress_bar(&args);
-    let producer = {
-        let (tape, tape_opts) = (
-            args.tape.clone(),
-            crate::postgres::tape_replay::options(&args),
-        );
-        let grammar = Arc::clone(&grammar);
-        let names = names.clone();
-        let opts = ProducerOptions {
-            max_line: args.max_line,
-            strict: args.strict,
-            show_rejects: args.show_rejects,
-            speed: args.speed,
-            bytes_read: Arc::clone(&bytes_read),
-        };
-        thread::Builder::new()
-            .name("motifd-parse".into())
-            .spawn(move || match tape {
-                Some(tape) => {
-                    crate::postgres::tape_replay::replay(&tape, tape_opts, grammar, &names, tx)
-                        .map(|()| Produced { files: 1 })
-                }
-                None => produce(
-                    inputs,
-                    grammar,
-                    &names,
-                    &opts,
-                    BatchWriter::new(tx, DEFAULT_BATCH),
-                ),
-            })
-            .map_err(|e| Failure::new(format!("cannot start the parser thread: {e}")))?
+    let options = Options {
+        max_line: args.max_line,
+        report: RejectReport::Print(args.show_rejects),
+        strict: args.strict,
+        header_first: true,
+        speed: args.speed,
+    };
+    let producer = match &args.tape {
+        Some(tape) => {
+            let opts = crate::postgres::tape_replay::options(&args);
+            crate::postgres::tape_replay::spawn(tape.clone(), opts, &grammar, &names, tx)?
+        }
+        None => spawn_parser(
+            inputs,
+            &grammar,
+            &names,
+            options,
+            tx,
+            Arc::clone(&bytes_read),
+        )?,
     };
 
     let limits = EngineLimits {
@@ -152,13 +142,12 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     }
 }
 
+/// Checks the flags with the rules `motifd run` applies to the same settings.
 fn validate(args: &ReplayArgs) -> Result<(), Failure> {
-    if !(args.window >= 0.0 && args.window.is_finite()) {
-        return Err(Failure::new(format!(
-            "--window must be a finite number of seconds >= 0, got {}",
-            args.window
-        )));
+    fn flag(name: &'static str) -> impl Fn(String) -> Failure {
+        move |why| Failure::new(format!("--{name} {why}"))
     }
+    rules::non_negative_seconds(args.window).map_err(flag("window"))?;
     if let Some(speed) = args.speed {
         if !(speed > 0.0 && speed.is_finite()) {
             return Err(Failure::new(format!(
@@ -167,46 +156,43 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
         }
     }
     if let Some(ttl) = args.channel_ttl {
-        if !(ttl > 0.0 && ttl.is_finite()) {
-            return Err(Failure::new(format!(
-                "--channel-ttl must be a finite number of seconds > 0, got {ttl}"
-            )));
-        }
+        rules::positive_seconds(ttl).map_err(flag("channel-ttl"))?;
     }
-    if args.max_line == 0 {
-        return Err(Failure::new("--max-line must be at least 1"));
-    }
+    rules::at_least_one(args.max_channels).map_err(flag("max-channels"))?;
+    rules::at_least_one(args.max_line).map_err(flag("max-line"))?;
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Failure::new("stdin (-) can be given only once"));
     }
     Ok(())
 }
 
-/// Reads and validates a grammar file (or returns the default grammar).
-pub fn load_grammar(path: Option<&std::path::Path>) -> Result<Grammar, Failure> {
-    let Some(path) = path else {
-        return Ok(Grammar::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
-    Grammar::from_toml(&text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
-}
-
-struct Input {
-    name: String,
-    format: Format,
-    reader: Box<dyn Read + Send>,
+/// One input to read: its name for messages, its line format and its bytes.
+pub(crate) struct Input {
+    pub(crate) name: String,
+    pub(crate) format: LineFormat,
+    pub(crate) reader: Box<dyn Read + Send>,
 }
 
 fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
-    args.inputs
+    open_paths(&args.inputs, args.input_format)
+}
+
+/// Opens `inputs` (`-` = stdin) with their formats (`input_format`, else from
+/// the extension); `motifd plot` and `motifd report` read through it too.
+pub(crate) fn open_paths(
+    inputs: &[String],
+    input_format: Option<LineFormat>,
+) -> Result<Vec<Input>, Failure> {
+    inputs
         .iter()
         .map(|name| {
-            let format = match args.input_format {
-                Some(InputFormat::Csv) => Format::Csv,
-                Some(InputFormat::Jsonl) => Format::Jsonl,
-                None if name == "-" => Format::Csv,
-                None => Format::from_path(name),
+            let format = match input_format {
+                Some(format) => format,
+                None if name == "-" => LineFormat::Csv,
+                None => match Format::from_path(name) {
+                    Format::Csv => LineFormat::Csv,
+                    Format::Jsonl => LineFormat::Jsonl,
+                },
             };
             let reader: Box<dyn Read + Send> = if name == "-" {
                 Box::new(io::stdin())
@@ -227,139 +213,61 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .collect()
 }
 
-struct ProducerOptions {
-    max_line: usize,
-    strict: bool,
-    show_rejects: u64,
-    speed: Option<f64>,
-    /// Bytes read so far (for the progress bar).
+/// Starts the parser thread (`motifd-parse`): reads `inputs` in order as one
+/// stream and hands the samples to `tx` in batches.
+pub(crate) fn spawn_parser(
+    inputs: Vec<Input>,
+    grammar: &Arc<Grammar>,
+    names: &ChannelNames,
+    options: Options,
+    tx: Sender<Batch>,
     bytes_read: Arc<AtomicU64>,
+) -> Result<JoinHandle<Result<Produced, Failure>>, Failure> {
+    let cell = Arc::new(GrammarCell::new(Arc::clone(grammar)));
+    let ingest = LineIngest::new(cell, names, BatchWriter::new(tx, DEFAULT_BATCH), options);
+    thread::Builder::new()
+        .name("motifd-parse".into())
+        .spawn(move || produce(inputs, ingest, &bytes_read))
+        .context("cannot start the parser thread")
 }
 
-/// Paces samples by event time: sample `t` is handed over no earlier than
-/// `(t − t_first) / speed` seconds after the first one.
-struct Pacer {
-    speed: f64,
-    origin: Option<(f64, Instant)>,
-    newest: f64,
+pub(crate) struct Produced {
+    pub(crate) files: usize,
 }
 
-impl Pacer {
-    /// How long to wait before handing over a sample at `t`.
-    fn wait(&mut self, t: f64) -> Option<std::time::Duration> {
-        let (t0, start) = *self.origin.get_or_insert((t, Instant::now()));
-        self.newest = self.newest.max(t);
-        let due = (self.newest - t0) / self.speed;
-        let elapsed = start.elapsed().as_secs_f64();
-        (due > elapsed).then(|| std::time::Duration::from_secs_f64(due - elapsed))
-    }
-}
-
-struct Produced {
-    files: usize,
-}
-
+/// Reads every input, in order, as one stream through the shared line path
+/// (the parser thread of replay, plot and report).
 fn produce(
     inputs: Vec<Input>,
-    grammar: Arc<Grammar>,
-    names: &ChannelNames,
-    opts: &ProducerOptions,
-    mut writer: BatchWriter,
+    mut ingest: LineIngest,
+    bytes_read: &Arc<AtomicU64>,
 ) -> Result<Produced, Failure> {
-    let mut parser = RecordParser::new(grammar, names);
-    let mut pacer = opts.speed.map(|speed| Pacer {
-        speed,
-        origin: None,
-        newest: f64::NEG_INFINITY,
-    });
-    let mut shown = 0u64;
     let files = inputs.len();
-    for input in inputs {
-        let mut failure: Option<Failure> = None;
-        let mut header_pending = input.format == Format::Csv;
-        let name = input.name;
-        let mut report = |line_no: u64, reason: RejectReason, text: &[u8]| {
-            if shown < opts.show_rejects {
-                shown += 1;
-                eprintln!("{name}:{line_no}: rejected ({reason}): {}", preview(text));
-            }
-        };
-        let counted = CountingReader {
-            inner: input.reader,
-            count: Arc::clone(&opts.bytes_read),
-        };
-        for_each_line(counted, opts.max_line, |line_no, line| {
-            let outcome = match line {
-                Line::TooLong => Err((RejectReason::LineTooLong, &b""[..])),
-                Line::Text(text) => {
-                    if text.iter().all(|b| b.is_ascii_whitespace()) {
-                        return Next::Continue;
-                    }
-                    if header_pending {
-                        header_pending = false;
-                        if is_csv_header(text) {
-                            return Next::Continue;
-                        }
-                        failure = Some(Failure::new(format!(
-                            "{name}:{line_no}: a CSV input must start with the header `{}` \
-                             (use --input-format jsonl for JSON lines)",
-                            motifd_engine::parse::CSV_HEADER
-                        )));
-                        return Next::Stop;
-                    }
-                    parser.parse(input.format, text).map_err(|r| (r, text))
-                }
+    let mut buf = vec![0u8; READ_CHUNK];
+    for mut input in inputs {
+        ingest.begin(input.name.clone(), input.format);
+        loop {
+            let n = match input.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Failure::new(format!("{}: {e}", input.name))),
             };
-            match outcome {
-                Ok(sample) => {
-                    if let Some(wait) = pacer.as_mut().and_then(|p| p.wait(sample.t)) {
-                        // Hand over what is due before sleeping, so pacing is
-                        // visible downstream at once.
-                        if writer.flush().is_err() {
-                            return Next::Stop;
-                        }
-                        thread::sleep(wait);
-                    }
-                    if writer.push(sample).is_err() {
-                        return Next::Stop;
-                    }
-                }
-                Err((reason, text)) => {
-                    writer.reject(reason);
-                    if opts.strict {
-                        failure = Some(Failure::new(format!(
-                            "{name}:{line_no}: rejected ({reason}) in --strict mode: {}",
-                            preview(text)
-                        )));
-                        return Next::Stop;
-                    }
-                    report(line_no, reason, text);
-                }
-            }
-            Next::Continue
-        })
-        .map_err(|e| Failure::new(format!("{name}: {e}")))?;
-        if let Some(f) = failure {
-            return Err(f);
+            bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+            ended_early(ingest.feed(&buf[..n]))?;
         }
+        ended_early(ingest.end(true))?;
     }
-    writer
-        .flush()
-        .map_err(|_| Failure::new("the engine stopped before the input ended"))?;
     Ok(Produced { files })
 }
 
-/// Counts the bytes read through it.
-struct CountingReader {
-    inner: Box<dyn Read + Send>,
-    count: Arc<AtomicU64>,
-}
-
-impl Read for CountingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+fn ended_early(result: Result<(), Stopped>) -> Result<(), Failure> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(Stopped::Refused(failure)) => Err(failure),
+        Err(Stopped::Disconnected) => {
+            Err(Failure::new("the engine stopped before the input ended"))
+        }
     }
 }
 
@@ -400,7 +308,12 @@ fn write_metrics(
         Some(SnapshotPublisher::new(handle.clone())),
         Liveness::new(std::time::Duration::from_secs(1)),
     );
-    filler.publish(pipeline, grammar, 0);
+    filler.publish(
+        pipeline,
+        grammar,
+        0,
+        &crate::daemon::sources::SourceReport::default(),
+    );
     let format = if path.extension().is_some_and(|e| e == "om") {
         motifd_exporter::Format::OpenMetrics
     } else {
@@ -414,20 +327,6 @@ fn write_metrics(
     let bytes = render_to_vec(&handle.load(), &ExporterStats::default(), &options, format);
     motifd_exporter::textfile::write_atomic(path, &bytes)
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))
-}
-
-/// A printable excerpt of a rejected line.
-fn preview(text: &[u8]) -> String {
-    const MAX: usize = 120;
-    let s = String::from_utf8_lossy(&text[..text.len().min(MAX)]);
-    let mut s: String = s
-        .chars()
-        .map(|c| if c.is_control() { '·' } else { c })
-        .collect();
-    if text.len() > MAX {
-        s.push('…');
-    }
-    s
 }
 
 /// Formats episodes into a buffer, streamed to stdout or kept for `--check`.

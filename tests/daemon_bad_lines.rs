@@ -51,14 +51,7 @@ fn bad_lines_are_counted_by_reason_and_good_lines_all_processed() {
     let dir = Scratch::new("bad-lines");
     let good = csv_records("demo.csv");
     let episodes = dir.path("episodes.jsonl");
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--episodes-out",
-        episodes.to_str().unwrap(),
-    ]);
+    let mut daemon = Daemon::listening(&["--episodes-out", episodes.to_str().unwrap()]);
 
     // First producer: the first half of the good lines with every bad line mixed
     // in at regular intervals, ending in a line cut short by the disconnect.
@@ -159,14 +152,7 @@ fn bad_lines_are_counted_by_reason_and_good_lines_all_processed() {
 fn a_smaller_max_line_from_the_config_file_applies_to_tcp_producers() {
     let dir = Scratch::new("max-line");
     let config = dir.write("motifd.toml", "max_line = 64\n");
-    let daemon = Daemon::run(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ]);
+    let daemon = Daemon::listening(&["--config", config.to_str().unwrap()]);
     let mut conn = connect(daemon.ingest_addr());
     let long_channel = "c".repeat(80);
     writeln!(conn, "1700000000.0,cache_io,cach-1,0.1").unwrap();
@@ -195,14 +181,7 @@ const CUTS: [&[u8]; 6] = [
 fn producers_cut_mid_line_lose_only_that_line_and_do_not_disturb_a_concurrent_producer() {
     // A window longer than the fixture: nothing can fall behind the frontier,
     // however the producers interleave.
-    let daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--window",
-        "100000",
-    ]);
+    let daemon = Daemon::listening(&["--window", "100000"]);
     let good = csv_records("demo.csv");
     const LINES_BEFORE_CUT: usize = 50;
 

@@ -53,11 +53,7 @@ fn a_quiet_source_has_its_staged_samples_flushed_and_episodes_closed() {
     );
 
     let episodes = dir.path("episodes.jsonl");
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let mut daemon = Daemon::listening(&[
         "--window",
         "10",
         "--idle-flush",

@@ -44,13 +44,9 @@ fn sighup_applies_a_valid_grammar_and_keeps_the_current_one_on_a_bad_config() {
     let episodes = dir.path("episodes.jsonl");
     let grammar = dir.write("grammar.toml", grammar_with_new_motif());
     let config = dir.write("motifd.toml", "window = 1\n");
-    let mut daemon = Daemon::run(&[
+    let mut daemon = Daemon::listening(&[
         "--config",
         config.to_str().unwrap(),
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
         "--episodes-out",
         episodes.to_str().unwrap(),
         "--idle-flush",

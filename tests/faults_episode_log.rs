@@ -39,16 +39,7 @@ fn a_full_device_counts_every_episode_as_a_write_error_and_ingest_goes_on() {
     let records = csv_records("demo.csv");
     let expected_episodes = lines(&replay(&[fixture("demo.csv").as_os_str()])).len() as u64;
     assert!(expected_episodes > 10, "demo.csv closes episodes");
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--episodes-out",
-        "/dev/full",
-        "--idle-flush",
-        "1",
-    ]);
+    let mut daemon = Daemon::listening(&["--episodes-out", "/dev/full", "--idle-flush", "1"]);
     let m = daemon.wait_for_series("dsfb_episode_log_write_errors_total");
     assert_eq!(
         m.episode_log_errors(),
@@ -71,6 +62,11 @@ fn a_full_device_counts_every_episode_as_a_write_error_and_ingest_goes_on() {
     );
 
     // The daemon keeps ingesting: the second half arrives on a new connection.
+    // The second half goes on a new connection only once the first has all
+    // arrived: two producers at once are not ordered with each other.
+    daemon.wait_metrics(LIMIT, "the first half received", |m| {
+        m.received() == half as u64
+    });
     send(&daemon, &records[half..]);
     settled(&daemon, records.len() as u64);
     let m = daemon.wait_metrics(LIMIT, "every episode counted as an error", |m| {
@@ -170,6 +166,11 @@ fn a_file_size_limit_fails_writes_with_efbig_instead_of_killing_the_daemon() {
         "EFBIG logged:\n{}",
         daemon.stderr()
     );
+    // The second half goes on a new connection only once the first has all
+    // arrived: two producers at once are not ordered with each other.
+    daemon.wait_metrics(LIMIT, "the first half received", |m| {
+        m.received() == half as u64
+    });
     send(&daemon, &records[half..]);
     settled(&daemon, records.len() as u64);
     let m = daemon.wait_metrics(LIMIT, "every episode logged or counted", |m| {

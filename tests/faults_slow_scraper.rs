@@ -22,12 +22,7 @@ const PROMPT: Duration = Duration::from_secs(3);
 #[test]
 fn a_scraper_that_never_reads_does_not_stall_other_scrapers_or_ingest() {
     let records = csv_records("demo.csv");
-    let daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ]);
+    let daemon = Daemon::listening(&[]);
     let first = daemon.wait_for_series("dsfb_ingest_channel_depth");
     let response_bytes = {
         let (status, body) = http_get(daemon.metrics_addr(), "/metrics").unwrap();

@@ -22,11 +22,7 @@ fn a_vanished_textfile_directory_is_counted_and_writing_resumes_when_it_returns(
     let textfile = prom_dir.join("motifd.prom");
     let records = csv_records("demo.csv");
     let third = records.len() / 3;
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let mut daemon = Daemon::listening(&[
         "--textfile",
         textfile.to_str().unwrap(),
         "--textfile-interval",
@@ -44,8 +40,12 @@ fn a_vanished_textfile_directory_is_counted_and_writing_resumes_when_it_returns(
     assert_eq!(m.textfile_errors(), 0);
     assert!(textfile.exists());
 
-    // 1. The directory vanishes (the file with it).
-    std::fs::remove_dir_all(&prom_dir).unwrap();
+    // 1. The directory vanishes (the file with it). Renamed away first, in
+    // one step: removed in place, it could gain the daemon's next temp file
+    // between being emptied and being removed.
+    let gone = dir.path("prom.gone");
+    std::fs::rename(&prom_dir, &gone).unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
     let m = daemon.wait_metrics(LIMIT, "textfile errors (no directory)", |m| {
         m.textfile_errors() >= 3
     });

@@ -85,6 +85,27 @@ pub enum GrammarError {
     TooMany(usize),
 }
 
+/// A TOML error as `line L, column C: message`, without the offending line:
+/// a grammar path may name any file, and its contents are not for the log.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            format!(
+                "line {line}, column {}: {message}",
+                before.len() - start + 1
+            )
+        }
+        None => message.to_owned(),
+    }
+}
+
 impl fmt::Display for GrammarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -213,7 +234,7 @@ impl Grammar {
     /// otherwise as [`Grammar::new`].
     pub fn from_toml(text: &str) -> Result<Self, GrammarError> {
         let file: GrammarFile =
-            toml::from_str(text).map_err(|e| GrammarError::Syntax(e.to_string()))?;
+            toml::from_str(text).map_err(|e| GrammarError::Syntax(syntax_message(text, &e)))?;
         let mut motifs = if file.extend_defaults {
             Grammar::default().motifs
         } else {
@@ -388,5 +409,14 @@ min_dwell_seconds = 5
             "grammar: no motif defined (add at least one [[motif]])"
         );
         assert!(err(&ONE.replace("\"slow\"", "\"has space\"")).contains("motif \"#1\": name"));
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_place_but_never_shows_the_line() {
+        let e = Grammar::from_toml("root:x:0:0:root:/root:/bin/bash\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("grammar: line 1, column "), "{e}");
+        assert!(!e.contains("/bin/bash"), "the file's line leaked: {e}");
     }
 }

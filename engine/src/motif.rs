@@ -12,14 +12,30 @@ use crate::dwell::{classify, Phase, Step};
 use crate::episode::{ClosedBy, Episode};
 use crate::grammar::{Grammar, MotifId, MotifParams};
 use crate::histogram::{FixedHistogram, DURATION_BOUNDS, PEAK_BOUNDS};
-use crate::sample::Sample;
+use crate::sample::{ChannelId, Sample};
 use crate::trust::{raw_weight, TrustTable};
 use std::sync::Arc;
 
-/// Receives closed episodes.
+/// Receives closed episodes (and, if it wants, openings and discards).
 pub trait EpisodeSink {
     /// Called once per closed episode, in close order.
     fn episode(&mut self, episode: &Episode);
+
+    /// Called when motif `motif` opens an episode on `channel` at `t_start`.
+    /// It later closes ([`EpisodeSink::episode`]) or is discarded
+    /// ([`EpisodeSink::discarded`]). Default: nothing.
+    #[inline]
+    fn opened(&mut self, motif: MotifId, channel: ChannelId, t_start: f64) {
+        let _ = (motif, channel, t_start);
+    }
+
+    /// Called when an open episode ends without being reported: the
+    /// end-of-stream rule found it shorter than the motif's dwell time.
+    /// Default: nothing.
+    #[inline]
+    fn discarded(&mut self, motif: MotifId, channel: ChannelId) {
+        let _ = (motif, channel);
+    }
 }
 
 impl<F: FnMut(&Episode)> EpisodeSink for F {
@@ -151,6 +167,21 @@ impl MotifEngine {
         self.counters
     }
 
+    /// Episodes open now, as (motif, channel, opening time): for a reader that
+    /// starts watching an engine restored from a checkpoint. O(channels).
+    pub fn open_episodes(&self) -> Vec<(MotifId, ChannelId, f64)> {
+        let mut out = Vec::new();
+        for (m, motif) in self.motifs.iter().enumerate() {
+            for slot in motif.channels.live_slots() {
+                let st = motif.channels.get(slot);
+                if let Some(t) = st.phase.open_since() {
+                    out.push((m as MotifId, st.channel, t));
+                }
+            }
+        }
+        out
+    }
+
     /// Statistics of one motif.
     pub fn stats(&self, motif: MotifId) -> &MotifStats {
         &self.motifs[motif as usize].stats
@@ -212,6 +243,7 @@ impl MotifEngine {
                 st.peak = st.tie_peak;
                 st.samples = 1;
                 motif.stats.open += 1;
+                sink.opened(m, s.channel, s.t);
             }
             Step::Unchanged if st.phase == Phase::Stable => {}
             Step::Unchanged | Step::Closed { .. } => {
@@ -278,6 +310,8 @@ impl MotifEngine {
         motif.stats.open -= 1;
         if last_t - t_open >= motif.params.min_dwell_seconds {
             Self::close(motif, m, slot, t_open, last_t, closed_by, sink);
+        } else {
+            sink.discarded(m, motif.channels.get(slot).channel);
         }
     }
 

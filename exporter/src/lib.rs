@@ -19,7 +19,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod atomic_file;
 pub mod histogram;
+pub mod html;
+pub mod live;
 pub mod liveness;
 pub mod process;
 pub mod publish;
@@ -30,6 +33,7 @@ pub mod snapshot;
 pub mod textfile;
 
 pub use histogram::{from_hdr, FixedHistogram, HdrUnit, HistogramSnapshot};
+pub use live::{LiveEpisodes, LiveHandle};
 pub use liveness::Liveness;
 pub use process::ProcessStats;
 pub use publish::{SnapshotHandle, SnapshotPublisher};

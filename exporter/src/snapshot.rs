@@ -39,6 +39,10 @@ pub struct Snapshot {
     /// reached (`<ns>_ingest_producers_refused_total`); `None` omits the
     /// family (no TCP listener).
     pub ingest_producers_refused_total: Option<u64>,
+    /// TCP producers disconnected after the ingest idle timeout without a
+    /// byte (`<ns>_ingest_producers_idle_closed_total`); `None` omits the
+    /// family (no TCP listener).
+    pub ingest_producers_idle_closed_total: Option<u64>,
     /// Failed writes and fsyncs of the episode log
     /// (`<ns>_episode_log_write_errors_total`); `None` omits the family (no
     /// episode log).
@@ -237,6 +241,7 @@ impl Default for Snapshot {
             channels: ChannelStats::default(),
             ingest_channel_depth: None,
             ingest_producers_refused_total: None,
+            ingest_producers_idle_closed_total: None,
             episode_log_write_errors_total: None,
             ingest_to_flush_latency: HistogramSnapshot::empty(INGEST_TO_FLUSH_BOUNDS_SECONDS),
             build: BuildInfo::default(),

@@ -10,9 +10,8 @@
 //! every interval, and logs once when a write succeeds again after failures
 //! (the directory came back, the disk has room again).
 
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -22,37 +21,7 @@ use crate::publish::SnapshotHandle;
 use crate::render::{render, Format, RenderOptions};
 use crate::self_stats::ExporterCounters;
 
-/// Writes `bytes` to `path` atomically (temporary file in the same
-/// directory, fsync, rename, directory fsync).
-///
-/// # Errors
-/// Any I/O error; the target is then unchanged and the temporary file is
-/// removed when possible.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `<path>.tmp`: same directory, and not ending in `.prom`.
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
+pub use crate::atomic_file::write_atomic;
 
 /// Configuration of a [`TextfileWriter`].
 #[derive(Debug, Clone)]

@@ -19,11 +19,12 @@ fn check_route(method: &str, url: &str) {
     let r = route(method, url);
     let path = url.split('?').next().unwrap_or("");
     let read = method == "GET" || method == "HEAD";
-    let known = matches!(path, "/metrics" | "/healthz" | "/");
+    let known = matches!(path, "/metrics" | "/healthz" | "/" | "/episodes.json");
     match r {
         Route::Metrics => assert!(read && path == "/metrics"),
         Route::Healthz => assert!(read && path == "/healthz"),
         Route::Index => assert!(read && path == "/"),
+        Route::Episodes => assert!(read && path == "/episodes.json"),
         Route::MethodNotAllowed => assert!(known && !read),
         Route::NotFound => assert!(!known),
     }

@@ -14,8 +14,9 @@
 use crossbeam_channel::Sender;
 use motifd_engine::checkpoint::{self, Fingerprint, Meta, Restored};
 use motifd_engine::{ChannelNames, EngineLimits, Grammar, Pipeline};
-use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use motifd_exporter::atomic_file::write_atomic;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Outcome counts of checkpoint writes, shared with the writer thread.
 #[derive(Debug, Default)]
-pub struct CheckpointStats {
+pub struct CheckpointOutcomes {
     /// Checkpoints written.
     pub written: AtomicU64,
     /// Checkpoints that failed to be written.
@@ -52,7 +53,7 @@ pub struct Checkpointer {
     interval: Duration,
     last_attempt: Instant,
     fingerprint: Fingerprint,
-    stats: Arc<CheckpointStats>,
+    stats: Arc<CheckpointOutcomes>,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -61,7 +62,7 @@ impl Checkpointer {
     /// A writer to `path` every `interval` for a pipeline configured as
     /// `fingerprint` says.
     pub fn new(path: PathBuf, interval: Duration, fingerprint: Fingerprint) -> Self {
-        let stats = Arc::new(CheckpointStats::default());
+        let stats = Arc::new(CheckpointOutcomes::default());
         // One job in flight at most: a checkpoint superseded before it reached
         // the disk is worth nothing.
         let (jobs, queue) = crossbeam_channel::bounded::<Job>(1);
@@ -91,7 +92,7 @@ impl Checkpointer {
     }
 
     /// Live outcome counts, for the metrics.
-    pub fn stats(&self) -> Arc<CheckpointStats> {
+    pub fn stats(&self) -> Arc<CheckpointOutcomes> {
         Arc::clone(&self.stats)
     }
 
@@ -163,7 +164,7 @@ impl Checkpointer {
 }
 
 /// Writes one checkpoint and records the outcome.
-fn store(path: &Path, job: &Job, stats: &CheckpointStats) -> bool {
+fn store(path: &Path, job: &Job, stats: &CheckpointOutcomes) -> bool {
     match write_atomic(path, &job.bytes) {
         Ok(()) => {
             stats.written.fetch_add(1, Ordering::Relaxed);
@@ -201,28 +202,6 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// Temp file in the same directory, fsync, rename, fsync of the directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Reads the checkpoint at `path` and restores it if it belongs to this
@@ -278,57 +257,5 @@ pub fn restore(
             );
             None
         }
-    }
-}
-
-/// The complete lines of the file at `path` after byte `offset`: the
-/// episodes logged after a checkpoint was taken. `None` when the file is
-/// shorter than `offset` (it was truncated or rotated since).
-pub fn lines_after(path: &Path, offset: u64) -> io::Result<Option<Vec<Vec<u8>>>> {
-    let mut f = File::open(path)?;
-    if f.metadata()?.len() < offset {
-        return Ok(None);
-    }
-    f.seek(SeekFrom::Start(offset))?;
-    let mut tail = Vec::new();
-    f.read_to_end(&mut tail)?;
-    let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    Ok(Some(
-        tail[..complete]
-            .split_inclusive(|&b| b == b'\n')
-            .map(<[u8]>::to_vec)
-            .collect(),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_after_an_offset_are_the_complete_ones() {
-        let dir = std::env::temp_dir().join(format!("motifd-lines-after-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("log");
-        fs::write(&path, b"a\nbb\nccc\ndd").unwrap();
-        let lines = lines_after(&path, 2).unwrap().unwrap();
-        assert_eq!(lines, [b"bb\n".to_vec(), b"ccc\n".to_vec()]);
-        assert_eq!(lines_after(&path, 100).unwrap(), None);
-        assert_eq!(lines_after(&path, 11).unwrap(), Some(vec![]));
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn an_atomic_write_replaces_the_whole_file() {
-        let dir = std::env::temp_dir().join(format!("motifd-ckpt-atomic-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.ckpt");
-        write_atomic(&path, b"first, longer content").unwrap();
-        write_atomic(&path, b"second").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert!(!dir.join("state.ckpt.tmp").exists());
-        let missing = dir.join("no-such-dir").join("state.ckpt");
-        assert!(write_atomic(&missing, b"x").is_err());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,433 +1,317 @@
-//! `motifd run` configuration: a TOML file (`--config`) with CLI flags on top.
-//! Every key, its default and its flag are listed in docs/configuration.md.
+//! `motifd run` configuration: built-in defaults, a TOML file (`--config`) and
+//! command-line flags, each layer overriding the one before, key by key.
+//!
+//! Every key is declared once, in the [`settings!`] table below: its doc, its
+//! flag (or `skip` for a file-only key), its type as written, its type and
+//! default once resolved, and the rule that checks and converts a given value.
+//! That one row makes the file key, the flag, the layering and the resolved
+//! field. docs/configuration.md lists every key; a test keeps the two equal.
 
 use crate::error::Failure;
+pub use crate::line_ingest::LineFormat;
+use crate::settings_rules as rule;
+use motifd_engine::reorder::DEFAULT_WINDOW;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How lines of a source are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LineFormat {
-    /// Decide per line: `{` starts a JSON object, anything else is CSV.
-    Auto,
-    /// `t,class,channel,value` (a header line, if present, is skipped).
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
-}
+pub use rule::{MAX_CHANNEL_CAPACITY, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS};
 
-/// The daemon's settings after defaults, file and flags are merged.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// Reorder window, seconds.
-    pub window: f64,
-    /// Wall-clock seconds without a new sample after which everything staged is
-    /// flushed.
-    pub idle_flush: f64,
-    /// Event-time seconds after which an idle channel is evicted (None: never).
-    pub channel_ttl: Option<f64>,
-    /// Most (motif, channel) states tracked.
-    pub max_channels: usize,
-    /// Grammar file (None: the default grammar).
-    pub grammar: Option<PathBuf>,
-    /// Input files (`-` = stdin).
-    pub inputs: Vec<String>,
-    /// Keep reading input files as they grow.
-    pub follow: bool,
-    /// Line format of every source.
-    pub input_format: LineFormat,
-    /// TCP line listener.
-    pub ingest_listen: Option<SocketAddr>,
-    /// Most concurrent TCP producers.
-    pub max_producers: usize,
-    /// Episode log (JSON lines, appended; `-` = stdout).
-    pub episodes_out: Option<PathBuf>,
-    /// `/metrics` listener (None: no HTTP server).
-    pub metrics_listen: Option<SocketAddr>,
-    /// node_exporter textfile path.
-    pub textfile: Option<PathBuf>,
-    /// Seconds between textfile writes.
-    pub textfile_interval: f64,
-    /// Metric namespace.
-    pub namespace: String,
-    /// `SCHED_FIFO` priority of the scrape path (0: normal priority).
-    pub scrape_realtime_priority: u8,
-    /// Most scrape connections open at once (more get 503).
-    pub max_scrape_connections: usize,
-    /// Seconds a scrape connection may stay silent before it is closed.
-    pub scrape_idle_timeout: f64,
-    /// Seconds a response write may make no progress before the connection
-    /// is closed.
-    pub scrape_write_timeout: f64,
-    /// Batches buffered between producers and the engine (backpressure bound).
-    pub channel_capacity: usize,
-    /// Longest accepted line, bytes.
-    pub max_line: usize,
-    /// Seconds between episode-log fsyncs.
-    pub fsync_interval: f64,
-    /// Log filter (`error`, `warn`, `info`, `debug`, `trace` or a RUST_LOG spec).
-    pub log_level: String,
-    /// Checkpoint file: restored at start, written every `checkpoint_interval`
-    /// and at shutdown (None: no checkpoints).
-    pub checkpoint: Option<PathBuf>,
-    /// Seconds between checkpoints.
-    pub checkpoint_interval: f64,
-    /// Live PostgreSQL sources (docs/sources.md).
-    pub postgres: Vec<crate::postgres::config::Settings>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            window: motifd_engine::reorder::DEFAULT_WINDOW,
-            idle_flush: motifd_engine::reorder::DEFAULT_WINDOW,
-            channel_ttl: Some(3600.0),
-            max_channels: 1_000_000,
-            grammar: None,
-            inputs: Vec::new(),
-            follow: false,
-            input_format: LineFormat::Auto,
-            ingest_listen: None,
-            max_producers: 256,
-            episodes_out: None,
-            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9184))),
-            textfile: None,
-            textfile_interval: 15.0,
-            namespace: "dsfb".into(),
-            scrape_realtime_priority: 0,
-            max_scrape_connections: 128,
-            scrape_idle_timeout: 30.0,
-            scrape_write_timeout: 10.0,
-            channel_capacity: 64,
-            max_line: 1 << 20,
-            fsync_interval: 1.0,
-            log_level: "info".into(),
-            checkpoint: None,
-            checkpoint_interval: 60.0,
-            postgres: Vec::new(),
+/// Declares every setting: `Settings` (one layer: every key optional, read
+/// from TOML or from flags), `Config` (resolved: defaults filled in, values
+/// checked and converted) and the layering between them.
+///
+/// A row: docs, `[clap attributes]` (`[skip]` for a file-only key), then
+/// `name: WrittenType => ResolvedType = default, via rule;` where
+/// `rule(written) -> Result<ResolvedType, reason>` (`crate::settings_rules`)
+/// checks a value a layer gives.
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])*
+        [$($arg:tt)*]
+        $name:ident : $raw:ty => $ty:ty = $default:expr, via $rule:path;
+    )*) => {
+        /// One layer of settings (the config file, or the flags): each key
+        /// is `None` where the layer does not set it.
+        #[derive(Debug, Default, Clone, Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct Settings {
+            /// Configuration file (TOML); flags override its keys.
+            #[arg(long, value_name = "FILE")]
+            #[serde(skip)]
+            pub config: Option<PathBuf>,
+            $(
+                $(#[doc = $doc])*
+                #[arg($($arg)*)]
+                pub $name: Option<$raw>,
+            )*
         }
-    }
+
+        /// The daemon's settings after defaults, file and flags are merged.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Config {
+            $(
+                $(#[doc = $doc])*
+                pub $name: $ty,
+            )*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self { $($name: $default,)* }
+            }
+        }
+
+        impl Settings {
+            /// `self` over `lower`: each key from `self` where it is set.
+            #[must_use]
+            pub fn over(self, lower: Settings) -> Settings {
+                Settings {
+                    config: self.config.or(lower.config),
+                    $($name: self.$name.or(lower.$name),)*
+                }
+            }
+
+            /// Checks every key this layer sets and fills the rest with the
+            /// defaults.
+            fn resolve_keys(self) -> Result<Config, Failure> {
+                let defaults = Config::default();
+                Ok(Config {
+                    $($name: match self.$name {
+                        Some(v) => $rule(v).map_err(|why| bad(stringify!($name), &why))?,
+                        None => defaults.$name,
+                    },)*
+                })
+            }
+        }
+
+        /// Every TOML key, in declaration order.
+        pub const KEYS: &[&str] = &[$(stringify!($name)),*];
+    };
 }
 
-/// The config file's shape: every key optional, unknown keys refused.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    window: Option<f64>,
-    idle_flush: Option<f64>,
-    /// 0 disables eviction.
-    channel_ttl: Option<f64>,
-    max_channels: Option<usize>,
-    grammar: Option<PathBuf>,
-    inputs: Option<Vec<String>>,
-    follow: Option<bool>,
-    input_format: Option<LineFormat>,
-    ingest_listen: Option<String>,
-    max_producers: Option<usize>,
-    episodes_out: Option<PathBuf>,
-    /// `""` or `"off"` disables the HTTP server.
-    metrics_listen: Option<String>,
-    textfile: Option<PathBuf>,
-    textfile_interval: Option<f64>,
-    namespace: Option<String>,
-    scrape_realtime_priority: Option<u32>,
-    max_scrape_connections: Option<usize>,
-    scrape_idle_timeout: Option<f64>,
-    scrape_write_timeout: Option<f64>,
-    channel_capacity: Option<usize>,
-    max_line: Option<usize>,
-    fsync_interval: Option<f64>,
-    log_level: Option<String>,
-    checkpoint: Option<PathBuf>,
-    checkpoint_interval: Option<f64>,
-    postgres: Option<Vec<crate::postgres::config::FileEntry>>,
-}
-
-/// Flag values given on the command line (None: not given).
-#[derive(Debug, Default, Clone, clap::Args)]
-pub struct RunFlags {
-    /// Configuration file (TOML); flags override its keys.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Input file to read (repeatable; `-` = stdin).
-    #[arg(long = "input", value_name = "FILE")]
-    pub inputs: Vec<String>,
-    /// Keep reading input files as lines are appended.
-    #[arg(long)]
-    pub follow: bool,
-    /// Line format of every source [default: auto].
-    #[arg(long, value_name = "FORMAT")]
-    pub input_format: Option<LineFormat>,
-    /// Accept producers on this TCP address (one record per line).
-    #[arg(long, value_name = "ADDR")]
-    pub ingest_listen: Option<String>,
-    /// Serve /metrics on this address (`off` = no HTTP server) [default: 127.0.0.1:9184].
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_listen: Option<String>,
-    /// Append closed episodes to this file (JSON lines; `-` = stdout).
-    #[arg(long, value_name = "FILE")]
-    pub episodes_out: Option<PathBuf>,
-    /// Write the metrics to this node_exporter textfile (.prom).
-    #[arg(long, value_name = "FILE")]
-    pub textfile: Option<PathBuf>,
-    /// Seconds between textfile writes [default: 15].
-    #[arg(long, value_name = "SECONDS")]
-    pub textfile_interval: Option<f64>,
+settings! {
     /// Reorder window in seconds [default: 10].
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    pub window: Option<f64>,
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    window: f64 => f64 = DEFAULT_WINDOW, via rule::non_negative_seconds;
+
     /// Flush the reorder buffer after this many wall-clock seconds without a
     /// sample [default: the window].
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    pub idle_flush: Option<f64>,
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    idle_flush: f64 => f64 = DEFAULT_WINDOW, via rule::wait_seconds;
+
     /// Evict channels idle this many event-time seconds (0 = never) [default: 3600].
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    pub channel_ttl: Option<f64>,
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    channel_ttl: f64 => Option<f64> = Some(3600.0), via rule::ttl_or_off;
+
     /// Most (motif, channel) states tracked [default: 1000000].
-    #[arg(long, value_name = "N")]
-    pub max_channels: Option<usize>,
+    [long, value_name = "N"]
+    max_channels: usize => usize = 1_000_000, via rule::at_least_one;
+
     /// Motif grammar (TOML) [default: the five dsfb-database motifs].
-    #[arg(long, value_name = "FILE")]
-    pub grammar: Option<PathBuf>,
+    [long, value_name = "FILE"]
+    grammar: PathBuf => Option<PathBuf> = None, via rule::given;
+
+    /// Input file to read (repeatable; `-` = stdin). Given on the command
+    /// line, the flags replace the file's whole list.
+    [long = "input", value_name = "FILE"]
+    inputs: Vec<String> => Vec<String> = Vec::new(), via rule::inputs;
+
+    /// Keep reading input files as lines are appended (`--follow=false`
+    /// turns off `follow = true` from the file).
+    [long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true"]
+    follow: bool => bool = false, via rule::any;
+
+    /// Line format of every source [default: auto].
+    [long, value_name = "FORMAT"]
+    input_format: LineFormat => LineFormat = LineFormat::Auto, via rule::any;
+
+    /// Accept producers on this TCP address (one record per line; `off` = no
+    /// listener) [default: off].
+    [long, value_name = "ADDR"]
+    ingest_listen: String => Option<SocketAddr> = None, via rule::listen_address;
+
+    /// Poll this PostgreSQL database, read-only (libpq URL or key=value
+    /// string; repeatable; docs/sources.md). The file takes `[[postgres]]`
+    /// tables; given on the command line, the flags replace the file's list.
+    [long = "postgres", value_name = "URL"]
+    postgres: Vec<crate::postgres::config::Entry> => Vec<crate::postgres::config::Entry> = Vec::new(),
+        via rule::any;
+
+    /// Seconds between polls of each PostgreSQL source that sets none [default: 1].
+    [long, value_name = "SECONDS"]
+    postgres_interval: f64 => Option<f64> = None, via rule::given;
+
+    /// Residual formulas of each PostgreSQL source that sets none
+    /// [default: improved].
+    [long, value_name = "MODE"]
+    postgres_residuals: crate::postgres::residuals::Mode => Option<crate::postgres::residuals::Mode> = None,
+        via rule::given;
+
+    /// Record the raw snapshots of each PostgreSQL source that sets no tape of
+    /// its own here (`{name}` is replaced by the source's name; required with
+    /// several sources).
+    [long, value_name = "FILE"]
+    postgres_tape: PathBuf => Option<PathBuf> = None, via rule::given;
+
+    /// Most TCP producers connected at once.
+    [skip]
+    max_producers: usize => usize = 256, via rule::at_least_one;
+
+    /// Seconds a TCP producer may send nothing before it is disconnected.
+    [skip]
+    ingest_idle_timeout: f64 => f64 = 300.0, via rule::period_seconds;
+
+    /// Append closed episodes to this file (JSON lines; `-` = stdout).
+    [long, value_name = "FILE"]
+    episodes_out: PathBuf => Option<PathBuf> = None, via rule::given;
+
+    /// Serve /metrics on this address (`off` = no HTTP server) [default: 127.0.0.1:9184].
+    [long, value_name = "ADDR"]
+    metrics_listen: String => Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9184))),
+        via rule::listen_address;
+
+    /// Write the metrics to this node_exporter textfile (.prom).
+    [long, value_name = "FILE"]
+    textfile: PathBuf => Option<PathBuf> = None, via rule::given;
+
+    /// Seconds between textfile writes [default: 15].
+    [long, value_name = "SECONDS"]
+    textfile_interval: f64 => f64 = 15.0, via rule::period_seconds;
+
     /// Metric namespace [default: dsfb].
-    #[arg(long, value_name = "NAME")]
-    pub namespace: Option<String>,
+    [long, value_name = "NAME"]
+    namespace: String => String = "dsfb".into(), via rule::namespace;
+
     /// Run the HTTP server's threads at this SCHED_FIFO priority, 1-99
     /// (0 = normal priority) [default: 0].
-    #[arg(long, value_name = "N")]
-    pub scrape_realtime_priority: Option<u32>,
+    [long, value_name = "N"]
+    scrape_realtime_priority: u32 => u8 = 0, via rule::realtime_priority;
+
+    /// Most scrape connections open at once (more get 503).
+    [skip]
+    max_scrape_connections: usize => usize = 128, via rule::at_least_one;
+
+    /// Seconds a scrape connection may stay silent before it is closed.
+    [skip]
+    scrape_idle_timeout: f64 => f64 = 30.0, via rule::period_seconds;
+
+    /// Seconds a response write may make no progress before the connection
+    /// is closed.
+    [skip]
+    scrape_write_timeout: f64 => f64 = 10.0, via rule::period_seconds;
+
     /// Batches buffered between producers and the engine [default: 64].
-    #[arg(long, value_name = "N")]
-    pub channel_capacity: Option<usize>,
+    [long, value_name = "N"]
+    channel_capacity: usize => usize = 64, via rule::channel_capacity;
+
+    /// Longest accepted line, bytes.
+    [skip]
+    max_line: usize => usize = 1 << 20, via rule::at_least_one;
+
+    /// Seconds between episode-log fsyncs.
+    [skip]
+    fsync_interval: f64 => f64 = 1.0, via rule::period_seconds;
+
+    /// Closed (and, separately, open) episodes the live page at `/` lists;
+    /// 0: no live page.
+    [skip]
+    live_episodes: usize => usize = 100, via rule::live_episodes;
+
     /// Log level or RUST_LOG-style filter [default: info]; RUST_LOG, when set, wins.
-    #[arg(long, value_name = "FILTER")]
-    pub log_level: Option<String>,
+    [long, value_name = "FILTER"]
+    log_level: String => String = "info".into(), via rule::any;
+
     /// Checkpoint file: restored at start when it matches the configuration,
     /// written periodically and at SIGTERM/SIGINT (open episodes then continue
     /// after a restart instead of being closed).
-    #[arg(long, value_name = "FILE")]
-    pub checkpoint: Option<PathBuf>,
+    [long, value_name = "FILE"]
+    checkpoint: PathBuf => Option<PathBuf> = None, via rule::given;
+
     /// Seconds between checkpoints [default: 60].
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    pub checkpoint_interval: Option<f64>,
-    /// Live PostgreSQL sources.
-    #[command(flatten)]
-    pub postgres: crate::postgres::config::Flags,
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    checkpoint_interval: f64 => f64 = 60.0, via rule::period_seconds;
 }
 
-/// Longest wall-clock interval accepted, seconds (about 31 years).
-pub const MAX_INTERVAL_SECONDS: f64 = 1e9;
-/// Shortest period or timeout accepted, seconds.
-pub const MIN_INTERVAL_SECONDS: f64 = 0.001;
+/// The flags of `motifd run`: one layer of [`Settings`].
+pub type RunFlags = Settings;
 
-/// Most batches the producer → engine channel may buffer: its slots are
-/// allocated when the daemon starts.
-pub const MAX_CHANNEL_CAPACITY: usize = 65_536;
-
-fn bad(key: &str, rule: &str, got: impl std::fmt::Display) -> Failure {
-    Failure::new(format!("config: {key} {rule}, got {got}"))
-}
-
-fn addr(key: &str, text: &str) -> Result<Option<SocketAddr>, Failure> {
-    if text.is_empty() || text == "off" {
-        return Ok(None);
+impl Settings {
+    /// Resolves this layer over the defaults: checks every key it sets.
+    ///
+    /// # Errors
+    /// The first key whose value breaks its rule, named in the message.
+    pub fn resolve(self) -> Result<Config, Failure> {
+        let idle_flush_given = self.idle_flush.is_some();
+        let mut c = self.resolve_keys()?;
+        // The one key whose default is another key's value, checked as if
+        // given, since it becomes a `Duration` too.
+        if !idle_flush_given {
+            c.idle_flush = rule::wait_seconds(c.window).map_err(|why| bad("idle_flush", &why))?;
+        }
+        // Checked now, so a bad source stops the daemon before it starts.
+        c.postgres_sources()?;
+        Ok(c)
     }
-    text.parse().map(Some).map_err(|_| {
-        bad(
-            key,
-            "must be an address like 127.0.0.1:9184 (or off)",
-            format!("{text:?}"),
-        )
-    })
+}
+
+/// `config: KEY REASON`.
+fn bad(key: &str, why: &str) -> Failure {
+    Failure::new(format!("config: {key} {why}"))
 }
 
 /// Reads a config file's keys (no merge).
-pub fn read_file(path: &Path) -> Result<FileConfig, Failure> {
+pub fn read_file(path: &Path) -> Result<Settings, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
     parse(&text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }
 
-/// Parses a config file's text into its keys (no merge, no file system).
-pub fn parse(text: &str) -> Result<FileConfig, Failure> {
-    toml::from_str(text).map_err(|e| Failure::new(format!("config: {e}")))
+/// Parses a config file's text into its keys (no merge, no file system). The
+/// message gives the line and column of an error but never the line itself:
+/// `--config` may name any file, and its contents are not for the log.
+pub fn parse(text: &str) -> Result<Settings, Failure> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().trim_end();
+        let Some(span) = e.span() else {
+            return Failure::new(format!("config: {message}"));
+        };
+        let (line, column) = rule::line_and_column(text, span.start);
+        match key_on_line(text, line) {
+            Some(key) => Failure::new(format!(
+                "config: line {line}, column {column}: {key}: {message}"
+            )),
+            None => Failure::new(format!("config: line {line}, column {column}: {message}")),
+        }
+    })
+}
+
+/// The key set on line `line` of `text`, if it is one of ours (so naming it
+/// shows nothing of a file that is not a config file).
+fn key_on_line(text: &str, line: usize) -> Option<&'static str> {
+    let (key, _) = text.lines().nth(line - 1)?.split_once('=')?;
+    KEYS.iter().copied().find(|k| *k == key.trim())
 }
 
 /// A config file's text over the defaults, validated: what `--config` with no
 /// other flag gives.
 pub fn from_toml(text: &str) -> Result<Config, Failure> {
-    merge(parse(text)?, &RunFlags::default())
+    parse(text)?.resolve()
 }
 
-/// Defaults, then the file, then the flags; validated.
+/// Defaults, then the file named by `--config`, then the flags; validated.
 pub fn resolve(flags: &RunFlags) -> Result<Config, Failure> {
     let file = match &flags.config {
         Some(path) => read_file(path)?,
-        None => FileConfig::default(),
+        None => Settings::default(),
     };
-    merge(file, flags)
+    flags.clone().over(file).resolve()
 }
 
 /// Merges `file` and `flags` over the defaults and validates the result.
-pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
-    let mut c = Config::default();
-    let window_given = flags.window.or(file.window);
-    if let Some(v) = window_given {
-        c.window = v;
-    }
-    c.idle_flush = flags.idle_flush.or(file.idle_flush).unwrap_or(c.window);
-    if let Some(ttl) = flags.channel_ttl.or(file.channel_ttl) {
-        c.channel_ttl = (ttl != 0.0).then_some(ttl);
-    }
-    if let Some(v) = flags.max_channels.or(file.max_channels) {
-        c.max_channels = v;
-    }
-    c.grammar = flags.grammar.clone().or(file.grammar);
-    c.inputs = if flags.inputs.is_empty() {
-        file.inputs.unwrap_or_default()
-    } else {
-        flags.inputs.clone()
-    };
-    c.follow = flags.follow || file.follow.unwrap_or(false);
-    if let Some(f) = flags.input_format.or(file.input_format) {
-        c.input_format = f;
-    }
-    if let Some(a) = flags
-        .ingest_listen
-        .as_deref()
-        .or(file.ingest_listen.as_deref())
-    {
-        c.ingest_listen = addr("ingest_listen", a)?;
-    }
-    if let Some(v) = file.max_producers {
-        c.max_producers = v;
-    }
-    c.episodes_out = flags.episodes_out.clone().or(file.episodes_out);
-    if let Some(a) = flags
-        .metrics_listen
-        .as_deref()
-        .or(file.metrics_listen.as_deref())
-    {
-        c.metrics_listen = addr("metrics_listen", a)?;
-    }
-    c.textfile = flags.textfile.clone().or(file.textfile);
-    if let Some(v) = flags.textfile_interval.or(file.textfile_interval) {
-        c.textfile_interval = v;
-    }
-    if let Some(v) = flags.namespace.clone().or(file.namespace) {
-        c.namespace = v;
-    }
-    if let Some(v) = flags
-        .scrape_realtime_priority
-        .or(file.scrape_realtime_priority)
-    {
-        c.scrape_realtime_priority = u8::try_from(v)
-            .ok()
-            .filter(|&p| p <= motifd_exporter::server::priority::MAX_REALTIME_PRIORITY)
-            .ok_or_else(|| bad("scrape_realtime_priority", "must be 0 (off) to 99", v))?;
-    }
-    if let Some(v) = file.max_scrape_connections {
-        c.max_scrape_connections = v;
-    }
-    if let Some(v) = file.scrape_idle_timeout {
-        c.scrape_idle_timeout = v;
-    }
-    if let Some(v) = file.scrape_write_timeout {
-        c.scrape_write_timeout = v;
-    }
-    if let Some(v) = flags.channel_capacity.or(file.channel_capacity) {
-        c.channel_capacity = v;
-    }
-    if let Some(v) = file.max_line {
-        c.max_line = v;
-    }
-    if let Some(v) = file.fsync_interval {
-        c.fsync_interval = v;
-    }
-    if let Some(v) = flags.log_level.clone().or(file.log_level) {
-        c.log_level = v;
-    }
-    c.checkpoint = flags.checkpoint.clone().or(file.checkpoint);
-    if let Some(v) = flags.checkpoint_interval.or(file.checkpoint_interval) {
-        c.checkpoint_interval = v;
-    }
-    c.postgres = crate::postgres::config::merge(file.postgres, &flags.postgres)?;
-    validate(&c)?;
-    Ok(c)
-}
-
-fn validate(c: &Config) -> Result<(), Failure> {
-    let non_negative = [("window", c.window), ("idle_flush", c.idle_flush)];
-    for (key, v) in non_negative {
-        if !(v >= 0.0 && v.is_finite()) {
-            return Err(bad(key, "must be a finite number of seconds >= 0", v));
-        }
-    }
-    // Periods and timeouts: each becomes a `Duration` that a thread waits or
-    // a socket times out on.
-    let periods = [
-        ("textfile_interval", c.textfile_interval),
-        ("fsync_interval", c.fsync_interval),
-        ("checkpoint_interval", c.checkpoint_interval),
-        ("scrape_idle_timeout", c.scrape_idle_timeout),
-        ("scrape_write_timeout", c.scrape_write_timeout),
-    ];
-    let positive = [("channel_ttl", c.channel_ttl.unwrap_or(1.0))];
-    for (key, v) in positive.into_iter().chain(periods) {
-        if !(v > 0.0 && v.is_finite()) {
-            return Err(bad(key, "must be a finite number of seconds > 0", v));
-        }
-    }
-    // One that rounds to (nearly) nothing would spin a thread, and a socket
-    // refuses a zero timeout.
-    for (key, v) in periods {
-        if v < MIN_INTERVAL_SECONDS {
-            let rule = format!("must be at least {MIN_INTERVAL_SECONDS} seconds");
-            return Err(bad(key, &rule, v));
-        }
-    }
-    let counts = [
-        ("max_channels", c.max_channels),
-        ("max_producers", c.max_producers),
-        ("max_scrape_connections", c.max_scrape_connections),
-        ("channel_capacity", c.channel_capacity),
-        ("max_line", c.max_line),
-    ];
-    for (key, v) in counts {
-        if v == 0 {
-            return Err(bad(key, "must be at least 1", v));
-        }
-    }
-    // These become `Duration`s at start, which cannot hold any float.
-    let intervals = [("idle_flush", c.idle_flush)];
-    for (key, v) in intervals.into_iter().chain(periods) {
-        if v > MAX_INTERVAL_SECONDS {
-            let rule = format!("must be at most {MAX_INTERVAL_SECONDS:e} seconds");
-            return Err(bad(key, &rule, v));
-        }
-    }
-    if c.channel_capacity > MAX_CHANNEL_CAPACITY {
-        let rule = format!("must be at most {MAX_CHANNEL_CAPACITY}");
-        return Err(bad("channel_capacity", &rule, c.channel_capacity));
-    }
-    motifd_exporter::Namespace::new(&c.namespace).map_err(|_| {
-        bad(
-            "namespace",
-            "must match [a-zA-Z_][a-zA-Z0-9_]*",
-            format!("{:?}", c.namespace),
-        )
-    })?;
-    if c.inputs.iter().filter(|i| *i == "-").count() > 1 {
-        return Err(bad(
-            "inputs",
-            "may name stdin (-) only once",
-            format!("{:?}", c.inputs),
-        ));
-    }
-    Ok(())
+pub fn merge(file: Settings, flags: &RunFlags) -> Result<Config, Failure> {
+    flags.clone().over(file).resolve()
 }
 
 /// Seconds as a `Duration` (validated values only).
@@ -439,8 +323,8 @@ pub fn secs(v: f64) -> Duration {
 mod tests {
     use super::*;
 
-    fn file(text: &str) -> FileConfig {
-        toml::from_str(text).unwrap()
+    fn file(text: &str) -> Settings {
+        parse(text).unwrap()
     }
 
     #[test]
@@ -455,7 +339,58 @@ mod tests {
             ..RunFlags::default()
         };
         let c = merge(file("window = 4"), &flags).unwrap();
-        assert_eq!((c.window, c.metrics_listen), (2.0, None));
+        assert_eq!((c.window, c.idle_flush, c.metrics_listen), (2.0, 2.0, None));
+    }
+
+    #[test]
+    fn nothing_given_is_the_defaults() {
+        assert_eq!(Settings::default().resolve().unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        let doc = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+        )
+        .unwrap();
+        for key in KEYS {
+            assert!(
+                doc.contains(&format!("| `{key}` |")),
+                "docs/configuration.md has no row for `{key}`"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_parse_into_the_same_settings_as_the_file() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let flags = Cli::try_parse_from([
+            "motifd",
+            "--window",
+            "4",
+            "--input",
+            "a",
+            "--input",
+            "-",
+            "--follow",
+            "--metrics-listen",
+            "off",
+        ])
+        .unwrap()
+        .settings;
+        let from_file =
+            file("window = 4\ninputs = [\"a\", \"-\"]\nfollow = true\nmetrics_listen = \"off\"");
+        assert_eq!(flags.resolve().unwrap(), from_file.resolve().unwrap());
+        let off = Cli::try_parse_from(["motifd", "--follow=false"])
+            .unwrap()
+            .settings;
+        let c = off.over(file("follow = true")).resolve().unwrap();
+        assert!(!c.follow, "--follow=false wins over the file");
     }
 
     #[test]
@@ -474,7 +409,7 @@ mod tests {
 
     #[test]
     fn scrape_limits_come_from_the_file() {
-        let c = merge(FileConfig::default(), &RunFlags::default()).unwrap();
+        let c = merge(Settings::default(), &RunFlags::default()).unwrap();
         let d = motifd_exporter::ServerConfig::default();
         assert_eq!(c.max_scrape_connections, d.max_connections);
         assert_eq!(secs(c.scrape_idle_timeout), d.idle_timeout);
@@ -537,9 +472,22 @@ mod tests {
             err("scrape_realtime_priority = 100"),
             "config: scrape_realtime_priority must be 0 (off) to 99, got 100"
         );
-        let unknown = toml::from_str::<FileConfig>("windw = 3")
-            .unwrap_err()
-            .to_string();
+        let unknown = parse("windw = 3").unwrap_err().to_string();
         assert!(unknown.contains("unknown field `windw`"), "{unknown}");
+    }
+
+    #[test]
+    fn a_parse_error_names_the_place_but_never_shows_the_line() {
+        let secret = "root:x:0:0:root:/root:/bin/bash\n";
+        let err = parse(secret).unwrap_err().to_string();
+        assert!(err.starts_with("config: line 1, column "), "{err}");
+        assert!(!err.contains("root"), "the file's line leaked: {err}");
+        let err = parse("window = 1\nwindw = 3\n").unwrap_err().to_string();
+        assert!(err.starts_with("config: line 2, column 1: "), "{err}");
+        let err = parse("idle_flush = \"soon\"").unwrap_err().to_string();
+        assert!(
+            err.starts_with("config: line 1, column 14: idle_flush: invalid type"),
+            "{err}"
+        );
     }
 }

@@ -4,11 +4,16 @@
 
 use super::checkpointing::Checkpointer;
 use super::episode_log::EpisodeLog;
+use super::live::LiveFeed;
 use super::metrics::MetricsFiller;
-use super::sources::GrammarCell;
+use super::sources::{Running, SourceReport};
+use super::StartState;
+use crate::grammar::GrammarCell;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use motifd_engine::ingest::Batch;
-use motifd_engine::{ChannelNames, Episode, Grammar, Pipeline, RejectReason, Sample};
+use motifd_engine::{
+    ChannelNames, Episode, Grammar, IngestCounters, Pipeline, RejectReason, Sample,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,25 +48,31 @@ pub struct EngineLoop {
     /// The pipeline.
     pub pipeline: Pipeline,
     /// The grammar in force (shared with the sources).
-    pub grammar_cell: Arc<GrammarCell>,
+    grammar_cell: Arc<GrammarCell>,
     /// Channel names (to print episodes).
-    pub names: ChannelNames,
+    names: ChannelNames,
     /// Episode log, if any.
-    pub log: Option<EpisodeLog>,
+    log: Option<EpisodeLog>,
     /// Snapshot publishing.
-    pub metrics: MetricsFiller,
+    metrics: MetricsFiller,
     /// Flush everything staged after this long without a sample.
-    pub idle_flush: Duration,
+    idle_flush: Duration,
     /// Every grammar in force before the current one, by generation (to map
     /// batches parsed under it; reloads are rare, so this stays tiny).
-    pub past_grammars: Vec<(u64, Arc<Grammar>)>,
+    past_grammars: Vec<(u64, Arc<Grammar>)>,
     /// Checkpoint writer, if checkpoints are configured.
-    pub checkpointer: Option<Checkpointer>,
+    checkpointer: Option<Checkpointer>,
+    /// The running sources (for their counters, and to stop them).
+    sources: Vec<Box<dyn Running>>,
+    /// The live page's episode ring, if the page is served.
+    live: Option<LiveFeed>,
 }
 
-/// Episode sink of the engine thread: appends to the episode log.
+/// Episode sink of the engine thread: appends to the episode log and keeps
+/// the live page's ring.
 struct LogSink<'a> {
     log: &'a mut Option<EpisodeLog>,
+    live: &'a mut Option<LiveFeed>,
     grammar: &'a Grammar,
     names: &'a motifd_engine::intern::Interner,
 }
@@ -71,10 +82,69 @@ impl motifd_engine::EpisodeSink for LogSink<'_> {
         if let Some(log) = self.log.as_mut() {
             log.append(e, self.grammar, self.names);
         }
+        if let Some(live) = self.live.as_mut() {
+            live.closed(e, self.names);
+        }
+    }
+
+    fn opened(&mut self, motif: u16, channel: motifd_engine::ChannelId, t_start: f64) {
+        if let Some(live) = self.live.as_mut() {
+            live.opened(motif, channel, t_start, self.names);
+        }
+    }
+
+    fn discarded(&mut self, motif: u16, channel: motifd_engine::ChannelId) {
+        if let Some(live) = self.live.as_mut() {
+            live.discarded(motif, channel);
+        }
     }
 }
 
 impl EngineLoop {
+    /// The loop over `state`, publishing through `metrics`.
+    pub fn new(
+        state: StartState,
+        grammar_cell: Arc<GrammarCell>,
+        metrics: MetricsFiller,
+        idle_flush: Duration,
+        sources: Vec<Box<dyn Running>>,
+        live: Option<LiveFeed>,
+    ) -> Self {
+        Self {
+            pipeline: state.pipeline,
+            grammar_cell,
+            names: state.names,
+            log: state.log,
+            metrics,
+            idle_flush,
+            past_grammars: Vec::new(),
+            checkpointer: state.checkpointer,
+            sources,
+            live,
+        }
+    }
+
+    /// Stops every source; returns the final counters and the episodes
+    /// logged.
+    pub fn stop_sources(self) -> (IngestCounters, u64) {
+        for source in self.sources {
+            log::debug!("stopping source {}", source.name());
+            source.stop();
+        }
+        let logged = self.log.as_ref().map_or(0, |l| l.written);
+        (self.pipeline.counters(), logged)
+    }
+
+    /// Publishes a snapshot with the sources' counters.
+    fn publish(&mut self, grammar: &Grammar, channel_depth: usize) {
+        let mut report = SourceReport::default();
+        for source in &self.sources {
+            source.report(&mut report);
+        }
+        self.metrics
+            .publish(&self.pipeline, grammar, channel_depth, &report);
+    }
+
     /// Runs until stopped or until every source has ended, then drains and
     /// finishes. Returns what it did.
     pub fn run(&mut self, rx: &Receiver<Batch>, control: &Control) -> Outcome {
@@ -96,8 +166,15 @@ impl EngineLoop {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    log::info!("all sources ended");
-                    stopped_by_signal = false;
+                    // A stop signal makes every source end too, and their
+                    // last sender may go before this loop sees the flag:
+                    // the flag, not the disconnect, says why input ended.
+                    stopped_by_signal = control.stop.load(Ordering::Acquire);
+                    if stopped_by_signal {
+                        log::info!("stop signal received: draining");
+                    } else {
+                        log::info!("all sources ended");
+                    }
                     break;
                 }
             }
@@ -105,7 +182,6 @@ impl EngineLoop {
                 let staged = self.pipeline.counters().staged;
                 self.with_sink(&grammar, |p, sink| p.flush_staged(sink));
                 outcome.idle_flushes += 1;
-                self.metrics.idle_flushes = outcome.idle_flushes;
                 log::debug!("idle flush: released {staged} staged samples");
             }
             if control.reload.swap(false, Ordering::AcqRel) {
@@ -117,7 +193,8 @@ impl EngineLoop {
                 }
             }
             if last_publish.elapsed() >= PUBLISH_EVERY {
-                self.metrics.publish(&self.pipeline, &grammar, rx.len());
+                self.publish(&grammar, rx.len());
+                self.publish_live();
                 if let Some(log) = &mut self.log {
                     log.sync_if_due();
                 }
@@ -196,7 +273,7 @@ impl EngineLoop {
         if stopped_by_signal && self.checkpointer.is_some() {
             if self.checkpoint_now() {
                 log::info!("shutdown: checkpoint written with {staged} staged samples and {open} open episodes; they continue at the next start");
-                self.metrics.publish(&self.pipeline, grammar, 0);
+                self.publish(grammar, 0);
                 return;
             }
             log::error!(
@@ -210,9 +287,16 @@ impl EngineLoop {
         if self.checkpointer.is_some() {
             self.checkpoint_now();
         }
-        self.metrics.publish(&self.pipeline, grammar, 0);
+        self.publish(grammar, 0);
+        self.publish_live();
         if let Some(log) = &mut self.log {
             log.sync();
+        }
+    }
+
+    fn publish_live(&mut self) {
+        if let Some(live) = &mut self.live {
+            live.publish(self.pipeline.reorder().newest());
         }
     }
 
@@ -274,7 +358,9 @@ impl EngineLoop {
                 let next = Arc::new(next);
                 let grammar = Arc::clone(&next);
                 self.with_sink(current, |p, sink| p.replace_grammar(grammar, sink));
-                self.metrics.reset_motifs(&next);
+                if let Some(live) = &mut self.live {
+                    live.set_grammar(&next);
+                }
                 log::info!(
                     "SIGHUP: grammar replaced ({} motifs); open episodes were closed by the end-of-stream rule and every channel starts afresh",
                     next.motifs().len()
@@ -289,6 +375,7 @@ impl EngineLoop {
         let names = self.names.lock();
         let mut sink = LogSink {
             log: &mut self.log,
+            live: &mut self.live,
             grammar,
             names: &names,
         };

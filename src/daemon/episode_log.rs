@@ -13,13 +13,13 @@ use motifd_engine::{Episode, Grammar};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 enum Target {
-    File(File),
+    File(File, PathBuf),
     Stdout,
 }
 
@@ -44,6 +44,11 @@ pub struct EpisodeLog {
 
 impl EpisodeLog {
     /// Opens `path` for appending (`-` = stdout).
+    ///
+    /// # Errors
+    /// The file cannot be opened, or it holds something other than episodes
+    /// (its first line is not an episode record): a mistyped path must not
+    /// have its last line cut off or episodes appended to it.
     pub fn open(path: &Path, sync_every: Duration) -> io::Result<Self> {
         let target = if path == Path::new("-") {
             Target::Stdout
@@ -53,14 +58,26 @@ impl EpisodeLog {
                 .read(true)
                 .append(true)
                 .open(path)?;
-            let cut = cut_partial_line(&mut f)?;
+            // Devices and pipes (`/dev/full` in a test, a FIFO to a shipper)
+            // are written as they are: there is no content to protect.
+            let regular = f.metadata()?.is_file();
+            if regular && !holds_episodes(&mut f)? {
+                return Err(io::Error::other(
+                    "not an episode log (its first line is not an episode record); refusing to append to it",
+                ));
+            }
+            let cut = if regular {
+                cut_partial_line(&mut f)?
+            } else {
+                0
+            };
             if cut > 0 {
                 log::warn!(
                     "episode log {}: removed an incomplete last line ({cut} bytes) left by a crash",
                     path.display()
                 );
             }
-            Target::File(f)
+            Target::File(f, path.to_owned())
         };
         Ok(Self {
             target,
@@ -78,18 +95,41 @@ impl EpisodeLog {
     /// The log's length in bytes (None for stdout or when it cannot be read).
     pub fn byte_len(&self) -> Option<u64> {
         match &self.target {
-            Target::File(f) => f.metadata().ok().map(|m| m.len()),
+            Target::File(f, _) => f.metadata().ok().map(|m| m.len()),
             Target::Stdout => None,
         }
     }
 
-    /// Each of `lines` (whole lines, newline included) is not written the next
-    /// time the same episode closes. After a restart from a checkpoint, these
-    /// are the episodes logged after that checkpoint: replaying the same input
-    /// closes them again, and the log must not hold them twice.
-    pub fn skip_once(&mut self, lines: Vec<Vec<u8>>) {
-        for line in lines {
-            *self.skip.entry(line).or_default() += 1;
+    /// After a restart from a checkpoint taken when the log was `len` bytes
+    /// long: the episodes the log holds beyond that were closed after the
+    /// checkpoint (the process died before the next one). Replaying the same
+    /// input closes them again; each is not written the next time it closes,
+    /// so the log never holds one twice.
+    pub fn skip_logged_after(&mut self, len: u64) {
+        let Target::File(_, path) = &self.target else {
+            return;
+        };
+        let path = path.clone();
+        match lines_after(&path, len) {
+            Ok(Some(lines)) if !lines.is_empty() => {
+                log::info!(
+                    "episode log {}: {} episodes were logged after the checkpoint; if they close again they are not written twice",
+                    path.display(),
+                    lines.len()
+                );
+                for line in lines {
+                    *self.skip.entry(line).or_default() += 1;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => log::warn!(
+                "episode log {} is shorter than when the checkpoint was taken (rotated or truncated?): episodes replayed after the restart may appear in both files",
+                path.display()
+            ),
+            Err(err) => log::warn!(
+                "episode log {}: cannot read what was logged after the checkpoint ({err}): episodes replayed after the restart may be logged twice",
+                path.display()
+            ),
         }
     }
 
@@ -113,7 +153,7 @@ impl EpisodeLog {
             }
         }
         let result = match &mut self.target {
-            Target::File(f) => append_whole(f, &self.line),
+            Target::File(f, _) => append_whole(f, &self.line),
             Target::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(&self.line).and_then(|()| out.flush())
@@ -139,7 +179,7 @@ impl EpisodeLog {
     pub fn sync(&mut self) {
         self.last_sync = Instant::now();
         self.dirty = false;
-        if let Target::File(f) = &self.target {
+        if let Target::File(f, _) = &self.target {
             if let Err(err) = f.sync_data() {
                 self.fail("fsync", &err);
             }
@@ -195,4 +235,77 @@ fn cut_partial_line(f: &mut File) -> io::Result<u64> {
         f.set_len(end)?;
     }
     Ok(len - end)
+}
+
+/// True if `f` is empty or its first line is an episode record (a JSON
+/// object whose first key is `motif`, as [`Episode::write_json`] writes it).
+fn holds_episodes(f: &mut File) -> io::Result<bool> {
+    let mut head = [0u8; 10];
+    f.seek(SeekFrom::Start(0))?;
+    let n = f.read(&mut head)?;
+    Ok(n == 0 || head[..n].starts_with(b"{\"motif\":") || b"{\"motif\":".starts_with(&head[..n]))
+}
+
+/// The complete lines of the file at `path` after byte `offset`. `None` when
+/// the file is shorter than `offset` (it was truncated or rotated since).
+pub fn lines_after(path: &Path, offset: u64) -> io::Result<Option<Vec<Vec<u8>>>> {
+    let mut f = File::open(path)?;
+    if f.metadata()?.len() < offset {
+        return Ok(None);
+    }
+    f.seek(SeekFrom::Start(offset))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Ok(Some(
+        tail[..complete]
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("motifd-episode-log-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn lines_after_an_offset_are_the_complete_ones() {
+        let dir = scratch("lines-after");
+        let path = dir.join("log");
+        std::fs::write(&path, b"a\nbb\nccc\ndd").unwrap();
+        let lines = lines_after(&path, 2).unwrap().unwrap();
+        assert_eq!(lines, [b"bb\n".to_vec(), b"ccc\n".to_vec()]);
+        assert_eq!(lines_after(&path, 100).unwrap(), None);
+        assert_eq!(lines_after(&path, 11).unwrap(), Some(vec![]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_episode_log_is_refused_untouched() {
+        let dir = scratch("not-a-log");
+        let path = dir.join("notes.txt");
+        std::fs::write(&path, b"a\nb-no-newline").unwrap();
+        let err = EpisodeLog::open(&path, Duration::from_secs(1))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not an episode log"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"a\nb-no-newline");
+
+        let log = dir.join("episodes.jsonl");
+        std::fs::write(&log, b"{\"motif\":\"m\"}\n{\"motif\":\"cut").unwrap();
+        EpisodeLog::open(&log, Duration::from_secs(1)).unwrap();
+        assert_eq!(std::fs::read(&log).unwrap(), b"{\"motif\":\"m\"}\n");
+        let empty = dir.join("new.jsonl");
+        EpisodeLog::open(&empty, Duration::from_secs(1)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,11 +1,12 @@
 //! Fills the exporter's snapshot from the engine thread's state.
 
-use super::checkpointing::CheckpointStats;
+use super::checkpointing::CheckpointOutcomes;
+use super::sources::SourceReport;
 use motifd_engine::histogram::FixedHistogram;
 use motifd_engine::{Grammar, Pipeline, RejectReason, Sample};
 use motifd_exporter::histogram::INGEST_TO_FLUSH_BOUNDS_SECONDS;
 use motifd_exporter::{
-    from_hdr, BuildInfo, HdrUnit, HistogramSnapshot, Liveness, MotifStats, ProcessStats,
+    from_hdr, BuildInfo, HdrUnit, HistogramSnapshot, Liveness, MotifStats, ProcessStats, Snapshot,
     SnapshotPublisher,
 };
 use std::cmp::Ordering as CmpOrdering;
@@ -49,16 +50,11 @@ pub struct MetricsFiller {
     latency: hdrhistogram::Histogram<u64>,
     probes: BinaryHeap<Probe>,
     seen: u64,
-    /// Idle flushes so far (logged at shutdown).
-    pub idle_flushes: u64,
     /// Episode-log write errors, counted by the log (None: no episode log).
     pub episode_log_errors: Option<Arc<AtomicU64>>,
-    /// Producers refused at `max_producers`, counted by the TCP listener
-    /// (None: no listener).
-    pub producers_refused: Option<Arc<AtomicU64>>,
     /// Checkpoint outcomes, and whether this process restored one (None: no
     /// checkpoint configured).
-    pub checkpoint: Option<(Arc<CheckpointStats>, bool)>,
+    pub checkpoint: Option<(Arc<CheckpointOutcomes>, bool)>,
     /// Live PostgreSQL sources' counters, in configuration order.
     pub postgres: Vec<Arc<crate::postgres::metrics::SourceMetrics>>,
 }
@@ -75,9 +71,7 @@ impl MetricsFiller {
                 .expect("static histogram bounds are valid"),
             probes: BinaryHeap::new(),
             seen: 0,
-            idle_flushes: 0,
             episode_log_errors: None,
-            producers_refused: None,
             checkpoint: None,
             postgres: Vec::new(),
         }
@@ -108,78 +102,34 @@ impl MetricsFiller {
         }
     }
 
-    /// Forgets per-motif series of a replaced grammar.
-    pub fn reset_motifs(&mut self, _grammar: &Grammar) {
-        // The next publish rebuilds the motif list from the new grammar.
-    }
-
-    /// Publishes a snapshot of `pipeline` and signals liveness.
-    pub fn publish(&mut self, pipeline: &Pipeline, grammar: &Grammar, channel_depth: usize) {
+    /// Publishes a snapshot of `pipeline` (the motif series follow
+    /// `grammar`) and signals liveness.
+    pub fn publish(
+        &mut self,
+        pipeline: &Pipeline,
+        grammar: &Grammar,
+        channel_depth: usize,
+        sources: &SourceReport,
+    ) {
         self.liveness.beat();
         let Some(publisher) = self.publisher.as_mut() else {
             return;
         };
-        let counters = pipeline.counters();
-        let reorder = pipeline.reorder();
-        let engine = pipeline.engine();
         let (build, latency, postgres) = (&self.build, &self.latency, &self.postgres);
-        let load = |c: &Option<Arc<AtomicU64>>| c.as_ref().map(|c| c.load(Ordering::Relaxed));
-        let episode_log_errors = load(&self.episode_log_errors);
-        let producers_refused = load(&self.producers_refused);
-        let checkpoint = self.checkpoint.as_ref().map(|(c, restored)| {
-            let last = c.last_written_unix.load(Ordering::Relaxed);
-            motifd_exporter::CheckpointStats {
-                writes_total: c.written.load(Ordering::Relaxed),
-                write_errors_total: c.errors.load(Ordering::Relaxed),
-                skipped_total: c.skipped.load(Ordering::Relaxed),
-                last_success_timestamp_seconds: if last == 0 {
-                    f64::NAN
-                } else {
-                    f64::from_bits(last)
-                },
-                size_bytes: c.last_bytes.load(Ordering::Relaxed),
-                restored: *restored,
-            }
-        });
+        let episode_log_errors = self
+            .episode_log_errors
+            .as_ref()
+            .map(|c| c.load(Ordering::Relaxed));
+        let checkpoint = self
+            .checkpoint
+            .as_ref()
+            .map(|(c, restored)| checkpoint_stats(c, *restored));
         publisher.publish_with(|snap| {
-            snap.motifs.truncate(grammar.motifs().len());
-            for (i, spec) in grammar.motifs().iter().enumerate() {
-                if snap.motifs.len() <= i {
-                    snap.motifs.push(MotifStats::new(spec.name.clone()));
-                }
-                let (out, st) = (&mut snap.motifs[i], engine.stats(i as u16));
-                if out.name != spec.name {
-                    out.name.clone_from(&spec.name);
-                }
-                out.episodes_total = st.episodes;
-                out.peak_last = st.last_peak;
-                out.trust_sum_last = st.last_trust_sum;
-                out.open_episodes = st.open;
-                copy_histogram(&st.duration, &mut out.duration);
-                copy_histogram(&st.peak, &mut out.peak);
-            }
-            snap.received_total = counters.received;
-            snap.rejected.clear();
-            snap.rejected.extend(
-                RejectReason::ALL
-                    .iter()
-                    .map(|&r| (r.as_str().to_owned(), counters.rejected.get(r))),
-            );
-            let r = &mut snap.reorder;
-            r.staged = counters.staged;
-            r.flushed_total = counters.flushed;
-            r.dropped_out_of_window_total = counters.dropped_out_of_window;
-            r.dropped_recoverable_with_double_window_total =
-                reorder.counters().dropped_within_double_window;
-            r.watermark_seconds = finite_or_nan(reorder.frontier());
-            r.newest_event_seconds = finite_or_nan(reorder.newest());
-            copy_histogram(&reorder.counters().lateness, &mut r.lateness);
-            let e = engine.counters();
-            snap.channels.tracked = e.channels_tracked;
-            snap.channels.evicted_total = e.channels_evicted;
-            snap.channels.refused_total = e.refused_channel_cap;
+            fill_motifs(snap, pipeline, grammar);
+            fill_ingest(snap, pipeline);
             snap.ingest_channel_depth = Some(channel_depth as u64);
-            snap.ingest_producers_refused_total = producers_refused;
+            snap.ingest_producers_refused_total = sources.producers_refused;
+            snap.ingest_producers_idle_closed_total = sources.producers_idle_closed;
             snap.episode_log_write_errors_total = episode_log_errors;
             snap.checkpoint = checkpoint;
             crate::postgres::metrics::fill_all(postgres, &mut snap.postgres);
@@ -192,6 +142,69 @@ impl MetricsFiller {
             snap.build.clone_from(build);
             snap.process = ProcessStats::read();
         });
+    }
+}
+
+/// Per-motif series, in grammar order (a replaced grammar's series go).
+fn fill_motifs(snap: &mut Snapshot, pipeline: &Pipeline, grammar: &Grammar) {
+    let engine = pipeline.engine();
+    snap.motifs.truncate(grammar.motifs().len());
+    for (i, spec) in grammar.motifs().iter().enumerate() {
+        if snap.motifs.len() <= i {
+            snap.motifs.push(MotifStats::new(spec.name.clone()));
+        }
+        let (out, st) = (&mut snap.motifs[i], engine.stats(i as u16));
+        if out.name != spec.name {
+            out.name.clone_from(&spec.name);
+        }
+        out.episodes_total = st.episodes;
+        out.peak_last = st.last_peak;
+        out.trust_sum_last = st.last_trust_sum;
+        out.open_episodes = st.open;
+        copy_histogram(&st.duration, &mut out.duration);
+        copy_histogram(&st.peak, &mut out.peak);
+    }
+}
+
+/// Records received and rejected, the reorder buffer and channel tracking.
+fn fill_ingest(snap: &mut Snapshot, pipeline: &Pipeline) {
+    let counters = pipeline.counters();
+    let reorder = pipeline.reorder();
+    snap.received_total = counters.received;
+    snap.rejected.clear();
+    snap.rejected.extend(
+        RejectReason::ALL
+            .iter()
+            .map(|&r| (r.as_str().to_owned(), counters.rejected.get(r))),
+    );
+    let r = &mut snap.reorder;
+    r.staged = counters.staged;
+    r.flushed_total = counters.flushed;
+    r.dropped_out_of_window_total = counters.dropped_out_of_window;
+    r.dropped_recoverable_with_double_window_total =
+        reorder.counters().dropped_within_double_window;
+    r.watermark_seconds = finite_or_nan(reorder.frontier());
+    r.newest_event_seconds = finite_or_nan(reorder.newest());
+    copy_histogram(&reorder.counters().lateness, &mut r.lateness);
+    let e = pipeline.engine().counters();
+    snap.channels.tracked = e.channels_tracked;
+    snap.channels.evicted_total = e.channels_evicted;
+    snap.channels.refused_total = e.refused_channel_cap;
+}
+
+fn checkpoint_stats(c: &CheckpointOutcomes, restored: bool) -> motifd_exporter::CheckpointStats {
+    let last = c.last_written_unix.load(Ordering::Relaxed);
+    motifd_exporter::CheckpointStats {
+        writes_total: c.written.load(Ordering::Relaxed),
+        write_errors_total: c.errors.load(Ordering::Relaxed),
+        skipped_total: c.skipped.load(Ordering::Relaxed),
+        last_success_timestamp_seconds: if last == 0 {
+            f64::NAN
+        } else {
+            f64::from_bits(last)
+        },
+        size_bytes: c.last_bytes.load(Ordering::Relaxed),
+        restored,
     }
 }
 

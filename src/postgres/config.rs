@@ -62,10 +62,17 @@ impl Settings {
     }
 }
 
-/// A `[[postgres]]` table: every key but `url` optional.
-#[derive(Debug, Default, Deserialize)]
+/// One source as a layer of the configuration gives it: a `[[postgres]]`
+/// table of the config file (every key but `url` optional), a string in a
+/// `postgres = […]` list, or a `--postgres URL` flag. Its `Debug` form hides
+/// the URL.
+#[derive(Clone, Default, PartialEq)]
+pub struct Entry(Table);
+
+/// The keys of a `[[postgres]]` table.
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileEntry {
+struct Table {
     name: Option<String>,
     url: String,
     password_file: Option<PathBuf>,
@@ -78,38 +85,58 @@ pub struct FileEntry {
     tape: Option<PathBuf>,
 }
 
-/// The `--postgres*` flags. Their `Debug` form hides the URLs (they may
-/// hold passwords).
-#[derive(Default, Clone, clap::Args)]
-pub struct Flags {
-    /// Poll this PostgreSQL database (libpq URL or key=value string;
-    /// repeatable). Its channels are prefixed with its database name.
-    #[arg(long = "postgres", value_name = "URL")]
-    pub postgres: Vec<String>,
-    /// Seconds between polls of every --postgres source [default: 1].
-    #[arg(long, value_name = "SECONDS")]
-    pub postgres_interval: Option<f64>,
-    /// Residual formulas of every --postgres source [default: improved].
-    #[arg(long, value_name = "MODE")]
-    pub postgres_residuals: Option<Mode>,
-    /// Record each --postgres source's raw snapshots here (`{name}` is
-    /// replaced by the source's name; required with several sources).
-    #[arg(long, value_name = "FILE")]
-    pub postgres_tape: Option<PathBuf>,
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("name", &self.0.name)
+            .field("url", &"(redacted)")
+            .finish_non_exhaustive()
+    }
 }
 
-impl fmt::Debug for Flags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Flags")
-            .field(
-                "postgres",
-                &format!("({} URLs, redacted)", self.postgres.len()),
-            )
-            .field("postgres_interval", &self.postgres_interval)
-            .field("postgres_residuals", &self.postgres_residuals)
-            .field("postgres_tape", &self.postgres_tape)
-            .finish()
+/// `--postgres URL`.
+impl std::str::FromStr for Entry {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, String> {
+        Ok(Self(Table {
+            url: url.to_owned(),
+            ..Table::default()
+        }))
     }
+}
+
+/// A table, or just the URL (with the table's own error messages).
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Form;
+        impl<'de> serde::de::Visitor<'de> for Form {
+            type Value = Entry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a connection URL or a table with at least `url`")
+            }
+            fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<Entry, E> {
+                url.parse().map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
+                let table = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Entry(table))
+            }
+        }
+        d.deserialize_any(Form)
+    }
+}
+
+/// What applies to every source that does not set its own (the
+/// `postgres_interval`, `postgres_residuals` and `postgres_tape` keys).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shared<'a> {
+    /// Poll interval, seconds.
+    pub interval: Option<f64>,
+    /// Residual mode.
+    pub residuals: Option<Mode>,
+    /// Tape path; `{name}` is replaced by the source's name.
+    pub tape: Option<&'a std::path::Path>,
 }
 
 const DEFAULT_INTERVAL: f64 = 1.0;
@@ -124,43 +151,31 @@ fn bad(name: &str, key: &str, rule: &str, got: impl fmt::Display) -> Failure {
     ))
 }
 
-/// The sources of the file and the flags (the flags' sources come after the
-/// file's), validated.
+/// The sources `entries` describe, validated, with `shared` filling what an
+/// entry leaves out.
 ///
 /// # Errors
-/// The first invalid setting, naming the source and the key.
-pub fn merge(file: Option<Vec<FileEntry>>, flags: &Flags) -> Result<Vec<Settings>, Failure> {
-    let mut out = Vec::new();
-    for entry in file.unwrap_or_default() {
-        out.push(entry_settings(entry, flags)?);
-    }
-    let several = flags.postgres.len() > 1;
-    for url in &flags.postgres {
-        let entry = FileEntry {
-            url: url.clone(),
-            ..FileEntry::default()
-        };
-        let mut s = entry_settings(entry, flags)?;
-        if let Some(pattern) = &flags.postgres_tape {
-            let text = pattern.to_string_lossy();
-            if several && !text.contains("{name}") {
-                return Err(Failure::new(
-                    "config: --postgres-tape must contain {name} when --postgres is given more than once",
-                ));
-            }
-            s.tape = Some(PathBuf::from(text.replace("{name}", &s.name)));
+/// The first invalid setting, naming the source and the key (never the URL).
+pub fn sources(entries: &[Entry], shared: Shared<'_>) -> Result<Vec<Settings>, Failure> {
+    if let Some(pattern) = shared.tape {
+        let without_own = entries.iter().filter(|e| e.0.tape.is_none()).count();
+        if without_own > 1 && !pattern.to_string_lossy().contains("{name}") {
+            return Err(Failure::new(
+                "config: postgres_tape must contain {name} when several PostgreSQL sources use it",
+            ));
         }
-        out.push(s);
     }
-    for (i, s) in out.iter().enumerate() {
-        if out[..i].iter().any(|o| o.name == s.name) {
+    let mut out: Vec<Settings> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let s = entry_settings(entry.0.clone(), shared)?;
+        if out.iter().any(|o| o.name == s.name) {
             return Err(Failure::new(format!(
                 "config: two PostgreSQL sources are named {:?}; give each a name (name = \"…\" in a [[postgres]] table)",
                 s.name
             )));
         }
         if let Some(tape) = &s.tape {
-            if out[..i].iter().any(|o| o.tape.as_ref() == Some(tape)) {
+            if out.iter().any(|o| o.tape.as_ref() == Some(tape)) {
                 return Err(bad(
                     &s.name,
                     "tape",
@@ -174,11 +189,27 @@ pub fn merge(file: Option<Vec<FileEntry>>, flags: &Flags) -> Result<Vec<Settings
                 return Err(bad(&s.name, "tape", rule, tape.display()));
             }
         }
+        out.push(s);
     }
     Ok(out)
 }
 
-fn entry_settings(e: FileEntry, flags: &Flags) -> Result<Settings, Failure> {
+impl crate::daemon::config::Config {
+    /// The PostgreSQL sources this configuration names.
+    ///
+    /// # Errors
+    /// As [`sources`].
+    pub fn postgres_sources(&self) -> Result<Vec<Settings>, Failure> {
+        let shared = Shared {
+            interval: self.postgres_interval,
+            residuals: self.postgres_residuals,
+            tape: self.postgres_tape.as_deref(),
+        };
+        sources(&self.postgres, shared)
+    }
+}
+
+fn entry_settings(e: Table, shared: Shared<'_>) -> Result<Settings, Failure> {
     let probe = Target::parse(
         &e.url,
         &Credentials {
@@ -195,12 +226,8 @@ fn entry_settings(e: FileEntry, flags: &Flags) -> Result<Settings, Failure> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
     {
-        return Err(bad(
-            &name,
-            "name",
-            "must be letters, digits, '_', '-' or '.'",
-            format!("{name:?}"),
-        ));
+        let rule = "must be letters, digits, '_', '-' or '.'";
+        return Err(bad(&name, "name", rule, format!("{name:?}")));
     }
     let secs = |key: &str, v: Option<f64>, default: f64| -> Result<Duration, Failure> {
         let v = v.unwrap_or(default);
@@ -214,28 +241,26 @@ fn entry_settings(e: FileEntry, flags: &Flags) -> Result<Settings, Failure> {
         }
         Ok(Duration::from_secs_f64(v))
     };
-    let interval = secs(
-        "interval",
-        flags.postgres_interval.or(e.interval),
-        DEFAULT_INTERVAL,
-    )?;
-    let max_interval = secs(
-        "max_interval",
-        e.max_interval,
-        DEFAULT_MAX_INTERVAL.max(interval.as_secs_f64()),
-    )?;
+    let interval = secs("interval", e.interval.or(shared.interval), DEFAULT_INTERVAL)?;
+    let max_default = DEFAULT_MAX_INTERVAL.max(interval.as_secs_f64());
+    let max_interval = secs("max_interval", e.max_interval, max_default)?;
     if max_interval < interval {
+        let got = max_interval.as_secs_f64();
         return Err(bad(
             &name,
             "max_interval",
             "must be at least the interval",
-            max_interval.as_secs_f64(),
+            got,
         ));
     }
     let cpu_share = e.cpu_share.unwrap_or(DEFAULT_CPU_SHARE);
     if !(cpu_share > 0.0 && cpu_share <= 1.0) {
         return Err(bad(&name, "cpu_share", "must be in (0, 1]", cpu_share));
     }
+    let tape = e.tape.or_else(|| {
+        let pattern = shared.tape?.to_string_lossy().replace("{name}", &name);
+        Some(PathBuf::from(pattern))
+    });
     Ok(Settings {
         url: e.url,
         password_file: e.password_file,
@@ -248,8 +273,8 @@ fn entry_settings(e: FileEntry, flags: &Flags) -> Result<Settings, Failure> {
             e.statement_timeout,
             DEFAULT_STATEMENT_TIMEOUT,
         )?,
-        residuals: flags.postgres_residuals.or(e.residuals).unwrap_or_default(),
-        tape: e.tape,
+        residuals: e.residuals.or(shared.residuals).unwrap_or_default(),
+        tape,
         name,
     })
 }
@@ -258,25 +283,26 @@ fn entry_settings(e: FileEntry, flags: &Flags) -> Result<Settings, Failure> {
 mod tests {
     use super::*;
 
-    fn file(text: &str) -> Option<Vec<FileEntry>> {
+    fn entries(text: &str) -> Vec<Entry> {
         #[derive(Deserialize)]
         struct F {
-            postgres: Option<Vec<FileEntry>>,
+            postgres: Vec<Entry>,
         }
         toml::from_str::<F>(text).unwrap().postgres
     }
 
+    fn urls(list: &[&str]) -> Vec<Entry> {
+        list.iter().map(|u| u.parse().unwrap()).collect()
+    }
+
     #[test]
     fn names_default_to_the_database_and_must_be_unique() {
-        let flags = Flags {
-            postgres: vec![
-                "postgres://w:pw@h/orders".into(),
-                "host=h2 user=w dbname=billing".into(),
-            ],
-            postgres_tape: Some("/tmp/{name}.jsonl".into()),
-            ..Flags::default()
+        let list = urls(&["postgres://w:pw@h/orders", "host=h2 user=w dbname=billing"]);
+        let shared = Shared {
+            tape: Some(std::path::Path::new("/tmp/{name}.jsonl")),
+            ..Shared::default()
         };
-        let s = merge(None, &flags).unwrap();
+        let s = sources(&list, shared).unwrap();
         assert_eq!(s[0].name, "orders");
         assert_eq!(
             s[1].tape.as_deref(),
@@ -285,30 +311,40 @@ mod tests {
         assert_eq!(s[0].interval, Duration::from_secs(1));
         assert_eq!(s[0].residuals, Mode::Improved);
         assert!(!format!("{:?}", s[0]).contains("pw"));
-        assert!(!format!("{flags:?}").contains("pw"), "{flags:?}");
-        let twice = Flags {
-            postgres: vec!["postgres://w@a/db".into(), "postgres://w@b/db".into()],
-            ..Flags::default()
-        };
-        let err = merge(None, &twice).unwrap_err().to_string();
+        assert!(!format!("{list:?}").contains("pw"), "{list:?}");
+        let twice = urls(&["postgres://w@a/db", "postgres://w@b/db"]);
+        let err = sources(&twice, Shared::default()).unwrap_err().to_string();
         assert!(
             err.contains("two PostgreSQL sources are named \"db\""),
             "{err}"
         );
+        let shared = Shared {
+            tape: Some(std::path::Path::new("/tmp/t.jsonl")),
+            ..Shared::default()
+        };
+        let err = sources(&list, shared).unwrap_err().to_string();
+        assert!(err.contains("must contain {name}"), "{err}");
     }
 
     #[test]
-    fn file_tables_are_validated_by_key() {
-        let s = merge(
-            file("[[postgres]]\nname = \"main\"\nurl = \"postgres://w@h/db\"\ninterval = 0.1\nresiduals = \"reference\"\ntape = \"/tmp/t\"\n"),
-            &Flags::default(),
-        )
-        .unwrap();
-        assert_eq!(s[0].name, "main");
-        assert_eq!(s[0].interval, Duration::from_millis(100));
-        assert_eq!(s[0].residuals, Mode::Reference);
+    fn tables_and_strings_are_validated_by_key() {
+        let list = entries(
+            "postgres = [\"postgres://w@h/other\", { name = \"main\", url = \"postgres://w@h/db\", interval = 0.1, residuals = \"reference\", tape = \"/tmp/t\" }]\n",
+        );
+        let shared = Shared {
+            interval: Some(5.0),
+            ..Shared::default()
+        };
+        let s = sources(&list, shared).unwrap();
+        assert_eq!(
+            (s[0].name.as_str(), s[0].interval),
+            ("other", Duration::from_secs(5))
+        );
+        assert_eq!(s[1].name, "main");
+        assert_eq!(s[1].interval, Duration::from_millis(100));
+        assert_eq!(s[1].residuals, Mode::Reference);
         let err = |text: &str| {
-            merge(file(text), &Flags::default())
+            sources(&entries(text), Shared::default())
                 .unwrap_err()
                 .to_string()
         };
@@ -324,13 +360,7 @@ mod tests {
             err("[[postgres]]\nurl = \"postgres://w@h/db\"\ntape = \"/no/such/dir/t\"\n")
                 .contains("tape must be in an existing directory")
         );
-        assert!(
-            err("[[postgres]]\nurl = \"postgres://w:topsecret@h/db?sslmode=maybe\"\n")
-                .contains("sslmode must be")
-        );
-        assert!(
-            !err("[[postgres]]\nurl = \"postgres://w:topsecret@h/db?sslmode=maybe\"\n")
-                .contains("topsecret")
-        );
+        let secret = "[[postgres]]\nurl = \"postgres://w:topsecret@h/db?sslmode=maybe\"\n";
+        assert!(err(secret).contains("sslmode must be") && !err(secret).contains("topsecret"));
     }
 }

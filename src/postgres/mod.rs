@@ -16,6 +16,7 @@ pub mod queries;
 pub mod residuals;
 pub mod session;
 pub mod snapshot;
+pub mod source;
 pub mod tape;
 pub mod tape_replay;
 pub mod target;

@@ -65,7 +65,10 @@ pub fn produce(path: &Path, opts: &Options, out: &mut EngineOutput) -> Result<Re
     };
     for_each_line(file, opts.max_line, |line_no, line| {
         let parsed = match line {
-            Text::TooLong => Err((RejectReason::LineTooLong, "line too long".to_string())),
+            Text::TooLong { len } => Err((
+                RejectReason::LineTooLong,
+                format!("line too long ({len} bytes)"),
+            )),
             Text::Text(bytes) => tape::parse_line(bytes).map_err(|e| (RejectReason::Malformed, e)),
         };
         match parsed {
@@ -146,28 +149,34 @@ pub fn options(args: &crate::cli::ReplayArgs) -> Options {
     }
 }
 
-/// [`produce`] with its own output into `tx` (the replay's parser thread).
+/// [`produce`] on the replay's parser thread, into `tx`.
 ///
 /// # Errors
-/// As [`produce`].
-pub fn replay(
-    path: &Path,
+/// The thread cannot start; the thread's own result is the replay's.
+pub(crate) fn spawn(
+    path: std::path::PathBuf,
     opts: Options,
-    grammar: std::sync::Arc<motifd_engine::Grammar>,
+    grammar: &std::sync::Arc<motifd_engine::Grammar>,
     names: &motifd_engine::ChannelNames,
     tx: crossbeam_channel::Sender<motifd_engine::ingest::Batch>,
-) -> Result<(), Failure> {
+) -> Result<std::thread::JoinHandle<Result<crate::replay::Produced, Failure>>, Failure> {
+    let grammar = std::sync::Arc::clone(grammar);
     let mut out = EngineOutput::new(
         tx,
         names,
         Box::new(move || (0, std::sync::Arc::clone(&grammar))),
     );
-    let done = produce(path, &opts, &mut out)?;
-    eprintln!(
-        "tape: {} snapshots in {} segments replayed, {} lines rejected",
-        done.snapshots, done.segments, done.rejected
-    );
-    Ok(())
+    std::thread::Builder::new()
+        .name("motifd-parse".into())
+        .spawn(move || {
+            let done = produce(&path, &opts, &mut out)?;
+            eprintln!(
+                "tape: {} snapshots in {} segments replayed, {} lines rejected",
+                done.snapshots, done.segments, done.rejected
+            );
+            Ok(crate::replay::Produced { files: 1 })
+        })
+        .map_err(|e| Failure::new(format!("cannot start the tape thread: {e}")))
 }
 
 /// Residuals written as CSV, with the source's channel prefix.

@@ -175,6 +175,12 @@ const PRODUCERS_REFUSED: Family = fam(
     None,
     "TCP producer connections closed at once because the producer cap was reached.",
 );
+const PRODUCERS_IDLE_CLOSED: Family = fam(
+    "ingest_producers_idle_closed",
+    Counter,
+    None,
+    "TCP producers disconnected after the ingest idle timeout without sending a byte.",
+);
 const TRACKED: Family = fam(
     "channels_tracked",
     Gauge,
@@ -370,6 +376,9 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
     }
     if let Some(refused) = s.ingest_producers_refused_total {
         scalar(enc, &PRODUCERS_REFUSED, "_total", Value::Int(refused));
+    }
+    if let Some(closed) = s.ingest_producers_idle_closed_total {
+        scalar(enc, &PRODUCERS_IDLE_CLOSED, "_total", Value::Int(closed));
     }
     scalar(enc, &TRACKED, "", Value::Int(s.channels.tracked));
     scalar(

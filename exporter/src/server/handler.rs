@@ -10,12 +10,16 @@ use tiny_http::{Header, Request, Response, StatusCode};
 
 use super::negotiate::{accepts_gzip, format_for};
 use super::route::{route, Route};
+use crate::live::{self, LiveHandle};
 use crate::liveness::Liveness;
 use crate::publish::SnapshotHandle;
 use crate::render::{render, RenderOptions};
 use crate::self_stats::{ExporterCounters, ExporterStats};
 
 const INDEX_HTML: &str = "<!DOCTYPE html>\n<html><head><title>motifd</title></head><body>\n<h1>motifd</h1>\n<ul>\n<li><a href=\"/metrics\">/metrics</a> (OpenMetrics or Prometheus text)</li>\n<li><a href=\"/healthz\">/healthz</a> (engine liveness)</li>\n</ul>\n</body></html>\n";
+
+const HTML: &str = "text/html; charset=utf-8";
+const JSON: &str = "application/json";
 
 /// State shared by the request-handling threads.
 #[derive(Debug)]
@@ -24,6 +28,7 @@ pub(crate) struct Shared {
     pub liveness: Liveness,
     pub counters: Arc<ExporterCounters>,
     pub render: RenderOptions,
+    pub live: LiveHandle,
 }
 
 /// Per-thread reusable buffers, so a scrape allocates only its response.
@@ -42,7 +47,16 @@ pub(crate) fn handle(shared: &Shared, scratch: &mut Scratch, request: Request) {
         Route::MethodNotAllowed => method_not_allowed(),
         Route::Metrics => metrics(shared, scratch, &request),
         Route::Healthz => healthz(&shared.liveness),
-        Route::Index => text(200, "text/html; charset=utf-8", INDEX_HTML),
+        Route::Index => match shared.live.load() {
+            Some(view) => bytes_response(live::page::render(&view).into_bytes(), HTML)
+                .with_header(hdr("Cache-Control", "no-store")),
+            None => text(200, HTML, INDEX_HTML),
+        },
+        Route::Episodes => match shared.live.load() {
+            Some(view) => bytes_response(live::json::render(&view).into_bytes(), JSON)
+                .with_header(hdr("Cache-Control", "no-store")),
+            None => text(404, "text/plain; charset=utf-8", "no live episode view\n"),
+        },
         Route::NotFound => text(404, "text/plain; charset=utf-8", "not found\n"),
     };
     let _ = request.respond(response);

@@ -51,6 +51,9 @@ pub struct ServerConfig {
     /// Run the scrape path at this `SCHED_FIFO` priority (1..=99); `None`
     /// (the default) leaves it at normal priority. See [`priority`].
     pub realtime_priority: Option<u8>,
+    /// The live episode view served at `/` and `/episodes.json`; until
+    /// something is published into it, `/` is a plain index.
+    pub live: crate::live::LiveHandle,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             workers: 2,
             render: RenderOptions::default(),
             realtime_priority: None,
+            live: crate::live::LiveHandle::default(),
         }
     }
 }
@@ -128,6 +132,7 @@ impl ScrapeServer {
             liveness,
             counters: Arc::clone(&counters),
             render: config.render.clone(),
+            live: config.live.clone(),
         });
         let mut workers = Vec::with_capacity(config.workers.max(1));
         for n in 0..config.workers.max(1) {

@@ -7,8 +7,10 @@ pub enum Route {
     Metrics,
     /// `GET|HEAD /healthz`: engine liveness.
     Healthz,
-    /// `GET|HEAD /`: the index page.
+    /// `GET|HEAD /`: the live episode page (the plain index without one).
     Index,
+    /// `GET|HEAD /episodes.json`: the live episodes for scripts.
+    Episodes,
     /// A known path with another method: 405 with `Allow: GET, HEAD`.
     MethodNotAllowed,
     /// Anything else: 404.
@@ -21,10 +23,11 @@ pub fn route(method: &str, url: &str) -> Route {
     let path = url.split('?').next().unwrap_or("");
     let is_read = matches!(method, "GET" | "HEAD");
     match (path, is_read) {
-        ("/metrics" | "/healthz" | "/", false) => Route::MethodNotAllowed,
+        ("/metrics" | "/healthz" | "/" | "/episodes.json", false) => Route::MethodNotAllowed,
         ("/metrics", true) => Route::Metrics,
         ("/healthz", true) => Route::Healthz,
         ("/", true) => Route::Index,
+        ("/episodes.json", true) => Route::Episodes,
         _ => Route::NotFound,
     }
 }
@@ -38,6 +41,8 @@ mod tests {
         assert_eq!(route("GET", "/metrics?x=1"), Route::Metrics);
         assert_eq!(route("HEAD", "/healthz"), Route::Healthz);
         assert_eq!(route("GET", "/"), Route::Index);
+        assert_eq!(route("GET", "/episodes.json?x"), Route::Episodes);
+        assert_eq!(route("PUT", "/episodes.json"), Route::MethodNotAllowed);
         assert_eq!(route("POST", "/metrics"), Route::MethodNotAllowed);
         assert_eq!(route("get", "/metrics"), Route::MethodNotAllowed);
         assert_eq!(route("GET", "/metrics/"), Route::NotFound);

@@ -2,25 +2,44 @@
 //! event times shifted to now and sped up, so `motifd` with no arguments shows
 //! episodes and live metrics at once.
 
-use super::sources::SourceContext;
+use super::{Running, Source, SourceContext};
+use crate::error::{Context, Failure};
 use motifd_engine::ingest::{BatchWriter, DEFAULT_BATCH};
 use motifd_engine::parse::is_csv_header;
 use motifd_engine::{RecordParser, Sample};
-use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The demo stream (`fixtures/demo.csv`), compiled in.
-pub const DEMO_CSV: &[u8] = include_bytes!("../../fixtures/demo.csv");
+pub const DEMO_CSV: &[u8] = include_bytes!("../../../fixtures/demo.csv");
 
 /// Event seconds replayed per wall-clock second.
 pub const SPEED: f64 = 10.0;
 
-/// Starts the demo producer.
-pub fn spawn(ctx: SourceContext) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name("motifd-demo".into())
-        .spawn(move || play(&ctx))
+/// The demo stream as a source.
+pub struct DemoSource;
+
+impl Source for DemoSource {
+    fn start(self: Box<Self>, ctx: SourceContext) -> Result<Box<dyn Running>, Failure> {
+        let thread = thread::Builder::new()
+            .name("motifd-demo".into())
+            .spawn(move || play(&ctx))
+            .context("cannot start the demo source")?;
+        Ok(Box::new(Playing(thread)))
+    }
+}
+
+/// The demo being played.
+struct Playing(JoinHandle<()>);
+
+impl Running for Playing {
+    fn name(&self) -> &str {
+        "demo"
+    }
+
+    fn stop(self: Box<Self>) {
+        let _ = self.0.join();
+    }
 }
 
 fn play(ctx: &SourceContext) {
@@ -51,7 +70,7 @@ fn play(ctx: &SourceContext) {
                 }
                 thread::sleep(wait.min(Duration::from_millis(100)));
             }
-            if ctx.stop.load(Ordering::Relaxed) {
+            if ctx.stopping() {
                 let _ = writer.flush();
                 return;
             }

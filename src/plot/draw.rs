@@ -1,0 +1,499 @@
+//! Drawing the panels with `plotters`, on any backend (SVG string, PNG file).
+//!
+//! One panel per class: the residual of each drawn channel (per-pixel min/max),
+//! a grey band over all channels of the class when not every channel has its
+//! own curve, the motifs' slew and drift levels, episodes shaded (overlapping
+//! ones merged), each episode's peak marked. The legend sits in a column of its
+//! own to the right, so it never covers data.
+
+use super::decimate::{columns, Column, Grid, Series};
+use super::intervals;
+use super::model::{Collected, EpisodeRow, Panel};
+use super::time_axis;
+use super::time_coord::TimeCoord;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Episode band colour and opacity (tests find the bands by this style).
+pub const BAND: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
+/// Opacity of an episode band.
+pub const BAND_ALPHA: f64 = 0.2;
+/// Peak marker colour.
+pub const PEAK: RGBColor = RGBColor(0xd6, 0x27, 0x28);
+const ALL_CHANNELS: RGBColor = RGBColor(0xc8, 0xc8, 0xc8);
+const SLEW: RGBColor = RGBColor(0x44, 0x44, 0x44);
+const DRIFT: RGBColor = RGBColor(0x99, 0x99, 0x99);
+const CURVES: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x7f, 0x7f, 0x7f),
+];
+/// Width of the legend column, pixels.
+const LEGEND_WIDTH: u32 = 210;
+/// Font family registered in `font.rs`.
+pub const FONT: &str = "sans-serif";
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TimeCoord, RangedCoordf64>>;
+type Error = String;
+
+fn err<E: std::fmt::Debug>(e: E) -> Error {
+    format!("drawing failed: {e:?}")
+}
+
+/// Draws the panels of `c` selected by `which` (all when None) on `root`, one
+/// below the other.
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &Collected,
+    which: Option<usize>,
+) -> Result<(), Error> {
+    root.fill(&WHITE).map_err(err)?;
+    let Some(range) = c.range.map(widen) else {
+        return message(root, "nothing to draw: no sample in the selection");
+    };
+    let panels = match which {
+        Some(i) => &c.panels[i..=i],
+        None => &c.panels[..],
+    };
+    if panels.is_empty() {
+        return message(root, "nothing to draw: no motif selected");
+    }
+    let rows = root.split_evenly((panels.len(), 1));
+    for (panel, area) in panels.iter().zip(&rows) {
+        draw_panel(area, c, panel, range)?;
+    }
+    root.present().map_err(err)
+}
+
+/// A zero-length range (one sample) widened to one second.
+fn widen((a, b): (f64, f64)) -> (f64, f64) {
+    if b > a {
+        (a, b)
+    } else {
+        (a - 0.5, b + 0.5)
+    }
+}
+
+fn message<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, text: &str) -> Result<(), Error> {
+    root.draw(&Text::new(text, (20, 20), (FONT, 16).into_font()))
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// What one panel shows, computed before drawing.
+struct PanelView<'a> {
+    episodes: Vec<&'a EpisodeRow>,
+    bands: Vec<(f64, f64)>,
+    /// (label, level, colour): horizontal lines at ±level.
+    levels: Vec<(String, f64, RGBColor)>,
+    y: (f64, f64),
+}
+
+fn view<'a>(c: &'a Collected, panel: &Panel, (from, to): (f64, f64)) -> PanelView<'a> {
+    let names: Vec<&str> = panel
+        .motifs
+        .iter()
+        .map(|&m| c.grammar.motif(m).name.as_str())
+        .collect();
+    let episodes: Vec<&EpisodeRow> = c
+        .episodes
+        .iter()
+        .filter(|e| names.contains(&e.motif.as_str()))
+        .collect();
+    let merged = intervals::merge(episodes.iter().map(|e| (e.t_start, e.t_end)).collect());
+    let bands = intervals::clip(&merged, from, to);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    if let Some(grid) = c.decimator.grid() {
+        for (i, a, b) in c.decimator.series(panel.all_channels).buckets() {
+            if (from..=to).contains(&grid.center(i)) {
+                lo = lo.min(a);
+                hi = hi.max(b);
+            }
+        }
+    }
+    for e in &episodes {
+        if e.peak.is_finite() && e.t_end >= from && e.t_start <= to {
+            lo = lo.min(-e.peak.abs()).min(0.0);
+            hi = hi.max(e.peak.abs()).max(0.0);
+        }
+    }
+    if lo > hi {
+        (lo, hi) = (-1.0, 1.0);
+    }
+    let extreme = lo.abs().max(hi.abs());
+    let mut levels = Vec::new();
+    for &m in &panel.motifs {
+        let spec = c.grammar.motif(m);
+        let suffix = if panel.motifs.len() > 1 {
+            format!(" ({})", spec.name)
+        } else {
+            String::new()
+        };
+        let p = spec.params;
+        for (what, level, colour) in [
+            ("slew", p.slew_threshold, SLEW),
+            ("drift", p.drift_threshold, DRIFT),
+        ] {
+            // A level far above the data would flatten the curves to a line:
+            // such a level is named in the legend but not drawn.
+            if level > 0.0 && level <= 3.0 * extreme {
+                lo = lo.min(-level);
+                hi = hi.max(level);
+                levels.push((format!("{what} ±{}{suffix}", short(level)), level, colour));
+            } else {
+                levels.push((
+                    format!("{what} ±{} off scale{suffix}", short(level)),
+                    f64::NAN,
+                    colour,
+                ));
+            }
+        }
+    }
+    let pad = ((hi - lo) * 0.06).max(1e-9);
+    PanelView {
+        episodes,
+        bands,
+        levels,
+        y: (lo - pad, hi + pad),
+    }
+}
+
+/// A number for a legend: up to four significant digits.
+fn short(v: f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    c: &Collected,
+    panel: &Panel,
+    (from, to): (f64, f64),
+) -> Result<(), Error> {
+    let v = view(c, panel, (from, to));
+    let (w, _) = area.dim_in_pixel();
+    let (plot, legend) = area.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
+    let title = format!(
+        "{} · {} — {} episode{}, {} shaded band{}",
+        panel.class,
+        panel
+            .motifs
+            .iter()
+            .map(|&m| c.grammar.motif(m).name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        v.episodes.len(),
+        if v.episodes.len() == 1 { "" } else { "s" },
+        v.bands.len(),
+        if v.bands.len() == 1 { "" } else { "s" },
+    );
+    let (step, ticks) = time_axis::ticks(from, to, ((w as usize).saturating_sub(260) / 90).max(2));
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(title, (FONT, 15).into_font())
+        .margin(6)
+        .margin_right(14)
+        .x_label_area_size(38)
+        .y_label_area_size(58)
+        .build_cartesian_2d(TimeCoord::new(from, to, ticks), v.y.0..v.y.1)
+        .map_err(err)?;
+    let x_label = |t: &f64| time_axis::label(*t, step);
+    chart
+        .configure_mesh()
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&|y: &f64| short(*y))
+        .x_desc(format!("time (UTC), from {}", time_axis::datetime(from)))
+        .y_desc(format!("{} residual", panel.class))
+        .label_style((FONT, 12).into_font())
+        .axis_desc_style((FONT, 12).into_font())
+        .y_labels(9)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
+        .draw()
+        .map_err(err)?;
+    let pixels = chart.plotting_area().dim_in_pixel().0.max(1) as usize;
+    let min_width = (to - from) / pixels as f64;
+    chart
+        .draw_series(v.bands.iter().map(|&(a, b)| {
+            let b = b.max(a + min_width);
+            Rectangle::new([(a, v.y.0), (b, v.y.1)], BAND.mix(BAND_ALPHA).filled())
+        }))
+        .map_err(err)?;
+    let mut legend_rows: Vec<LegendRow> = Vec::new();
+    if let Some(grid) = c.decimator.grid() {
+        let series = c.decimator.series(panel.all_channels);
+        if panel.channels > panel.curves.len() as u64 {
+            draw_envelope(&mut chart, grid, series, (from, to), pixels)?;
+            legend_rows.push(LegendRow::Fill(
+                format!("all {} channels", panel.channels),
+                ALL_CHANNELS.mix(1.0),
+            ));
+        }
+        for (i, curve) in panel.curves.iter().enumerate() {
+            let colour = CURVES[i % CURVES.len()];
+            let cols = columns(grid, c.decimator.series(curve.series), from, to, pixels);
+            for segment in polyline(&cols, from, to, pixels) {
+                chart
+                    .draw_series(LineSeries::new(segment, colour.stroke_width(1)))
+                    .map_err(err)?;
+            }
+            legend_rows.push(LegendRow::Line(curve.channel.clone(), colour, false));
+        }
+    }
+    for (label, level, colour) in &v.levels {
+        if level.is_finite() {
+            for y in [*level, -*level] {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(from, y), (to, y)],
+                        10,
+                        6,
+                        colour.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+            }
+        }
+        legend_rows.push(LegendRow::Line(label.clone(), *colour, true));
+    }
+    let peaks = thin_peaks(
+        peak_points(c, panel, &v.episodes, (from, to)),
+        (from, to),
+        pixels,
+    );
+    chart
+        .draw_series(
+            peaks
+                .iter()
+                .map(|&p| TriangleMarker::new(p, 5, PEAK.filled())),
+        )
+        .map_err(err)?;
+    legend_rows.push(LegendRow::Fill(
+        "episode (overlaps merged)".into(),
+        BAND.mix(BAND_ALPHA * 2.0),
+    ));
+    legend_rows.push(LegendRow::Marker(if peaks.len() < v.episodes.len() {
+        format!("peaks ({} of {} shown)", peaks.len(), v.episodes.len())
+    } else {
+        "episode peak".into()
+    }));
+    draw_legend(&legend, &legend_rows)
+}
+
+/// The grey band of all channels: per column, from the lowest to the highest
+/// value, as one polygon.
+fn draw_envelope<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    grid: Grid,
+    series: &Series,
+    (from, to): (f64, f64),
+    pixels: usize,
+) -> Result<(), Error> {
+    let cols = columns(grid, series, from, to, pixels);
+    let x = |c: &Column| from + (c.x as f64 + 0.5) * (to - from) / pixels as f64;
+    for run in runs(&cols) {
+        let mut points: Vec<(f64, f64)> = run.iter().map(|c| (x(c), c.max)).collect();
+        points.extend(run.iter().rev().map(|c| (x(c), c.min)));
+        chart
+            .draw_series(std::iter::once(Polygon::new(points, ALL_CHANNELS.filled())))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Splits columns where the data has a gap: more than eight columns, or more
+/// than four times the usual spacing, without a sample.
+fn runs(cols: &[Column]) -> Vec<&[Column]> {
+    let mut gaps: Vec<usize> = cols.windows(2).map(|w| w[1].x - w[0].x).collect();
+    gaps.sort_unstable();
+    let usual = gaps.get(gaps.len() / 2).copied().unwrap_or(1);
+    let limit = (4 * usual).max(8);
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..cols.len() {
+        if cols[i].x - cols[i - 1].x > limit {
+            out.push(&cols[start..i]);
+            start = i;
+        }
+    }
+    if start < cols.len() {
+        out.push(&cols[start..]);
+    }
+    out
+}
+
+/// The curve through per-pixel (min, max) columns: each column drawn as a
+/// vertical stroke, alternately upwards and downwards so that consecutive
+/// strokes join at their nearer ends.
+fn polyline(cols: &[Column], from: f64, to: f64, pixels: usize) -> Vec<Vec<(f64, f64)>> {
+    let x = |c: &Column| from + (c.x as f64 + 0.5) * (to - from) / pixels as f64;
+    runs(cols)
+        .into_iter()
+        .map(|run| {
+            let mut points = Vec::with_capacity(run.len() * 2);
+            for (k, c) in run.iter().enumerate() {
+                if c.min == c.max {
+                    points.push((x(c), c.min));
+                } else if k % 2 == 0 {
+                    points.extend([(x(c), c.min), (x(c), c.max)]);
+                } else {
+                    points.extend([(x(c), c.max), (x(c), c.min)]);
+                }
+            }
+            points
+        })
+        .collect()
+}
+
+/// Where each episode's peak is drawn: the extreme of its channel's curve (or
+/// of the class band when the channel has no curve) inside the episode, at the
+/// value the record gives. Episodes outside the range are left out.
+fn peak_points(
+    c: &Collected,
+    panel: &Panel,
+    episodes: &[&EpisodeRow],
+    (from, to): (f64, f64),
+) -> Vec<(f64, f64)> {
+    let Some(grid) = c.decimator.grid() else {
+        return Vec::new();
+    };
+    episodes
+        .iter()
+        .filter(|e| e.peak.is_finite() && e.t_end >= from && e.t_start <= to)
+        .map(|e| {
+            let series = panel
+                .curves
+                .iter()
+                .find(|k| k.channel == e.channel)
+                .map_or(panel.all_channels, |k| k.series);
+            let found = extreme_in(grid, c.decimator.series(series), e.t_start, e.t_end);
+            let (t, sign) = found.unwrap_or(((e.t_start + e.t_end) / 2.0, 1.0));
+            (t.clamp(from, to), sign * e.peak.abs())
+        })
+        .collect()
+}
+
+/// Most peak markers per panel: beyond that they only hide the curves.
+const MAX_PEAKS: usize = 120;
+
+/// Keeps, per group of four pixel columns, the peak of largest magnitude, then
+/// the [`MAX_PEAKS`] largest of those, so thousands of episodes do not bury
+/// the curves under markers.
+fn thin_peaks(
+    mut peaks: Vec<(f64, f64)>,
+    (from, to): (f64, f64),
+    pixels: usize,
+) -> Vec<(f64, f64)> {
+    let column = |t: f64| ((t - from) / (to - from) * pixels as f64 / 4.0) as i64;
+    peaks.sort_by(|a, b| {
+        column(a.0)
+            .cmp(&column(b.0))
+            .then(b.1.abs().total_cmp(&a.1.abs()))
+    });
+    peaks.dedup_by_key(|p| column(p.0));
+    if peaks.len() > MAX_PEAKS {
+        peaks.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        peaks.truncate(MAX_PEAKS);
+    }
+    peaks
+}
+
+/// The middle of the bucket holding the largest |value| in `[a, b]`, and that
+/// value's sign.
+fn extreme_in(grid: Grid, series: &Series, a: f64, b: f64) -> Option<(f64, f64)> {
+    let half = grid.width / 2.0;
+    series
+        .buckets()
+        .filter(|&(i, _, _)| {
+            let t = grid.center(i);
+            t + half >= a && t - half <= b
+        })
+        .map(|(i, lo, hi)| {
+            if hi >= -lo {
+                (grid.center(i), hi, 1.0)
+            } else {
+                (grid.center(i), -lo, -1.0)
+            }
+        })
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(t, _, sign)| (t.clamp(a, b), sign))
+}
+
+/// One legend entry.
+enum LegendRow {
+    /// A line (dashed or not) in a colour.
+    Line(String, RGBColor, bool),
+    /// A filled swatch.
+    Fill(String, RGBAColor),
+    /// The peak marker.
+    Marker(String),
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rows: &[LegendRow],
+) -> Result<(), Error> {
+    let font = (FONT, 12).into_font().color(&BLACK);
+    let (x0, mut y) = (8, 34);
+    for row in rows {
+        let label = match row {
+            LegendRow::Line(label, colour, dashed) => {
+                let style = colour.stroke_width(2);
+                if *dashed {
+                    for k in 0..3 {
+                        area.draw(&PathElement::new(
+                            [(x0 + k * 8, y), (x0 + k * 8 + 5, y)],
+                            style,
+                        ))
+                        .map_err(err)?;
+                    }
+                } else {
+                    area.draw(&PathElement::new([(x0, y), (x0 + 21, y)], style))
+                        .map_err(err)?;
+                }
+                label
+            }
+            LegendRow::Fill(label, colour) => {
+                area.draw(&Rectangle::new(
+                    [(x0, y - 6), (x0 + 21, y + 6)],
+                    colour.filled(),
+                ))
+                .map_err(err)?;
+                label
+            }
+            LegendRow::Marker(label) => {
+                area.draw(&TriangleMarker::new((x0 + 10, y), 5, PEAK.filled()))
+                    .map_err(err)?;
+                label
+            }
+        };
+        area.draw(&Text::new(
+            ellipsis(label, 28),
+            (x0 + 28, y - 7),
+            font.clone(),
+        ))
+        .map_err(err)?;
+        y += 18;
+    }
+    Ok(())
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}

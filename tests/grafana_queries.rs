@@ -1,0 +1,384 @@
+//! The Grafana dashboard (docs/grafana/motifd.json) and the alert rules
+//! (docs/alerts.yml), proven against a real Prometheus (Debian `prometheus`)
+//! scraping a running daemon fed the demo stream: every dashboard query
+//! parses and returns at least one series; every alert expression parses, and
+//! what it compares (the expression without its threshold, or inside
+//! `absent()`) returns at least one series. Prometheus also loads the rules
+//! file. The dashboard's structure is checked without any server, and its
+//! schema by scripts/check-grafana-schema.sh (npm @grafana/schema).
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn dashboard() -> serde_json::Value {
+    let text = std::fs::read_to_string(root().join("docs/grafana/motifd.json")).unwrap();
+    serde_json::from_str(&text).expect("docs/grafana/motifd.json is JSON")
+}
+
+/// Every panel, rows' nested panels included.
+fn panels(d: &serde_json::Value) -> Vec<&serde_json::Value> {
+    let mut out = Vec::new();
+    for p in d["panels"].as_array().unwrap() {
+        out.push(p);
+        if let Some(nested) = p["panels"].as_array() {
+            out.extend(nested);
+        }
+    }
+    out
+}
+
+/// (panel title, expr) of every query target.
+fn dashboard_queries(d: &serde_json::Value) -> Vec<(String, String)> {
+    panels(d)
+        .into_iter()
+        .flat_map(|p| {
+            let title = p["title"].as_str().unwrap_or("").to_string();
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |t| (title.clone(), t["expr"].as_str().unwrap().to_string()))
+        })
+        .collect()
+}
+
+/// The `expr:` lines of docs/alerts.yml (each on one line there), by alert.
+fn alert_expressions() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("docs/alerts.yml")).unwrap();
+    let mut alert = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("- alert: ") {
+            alert = name.to_string();
+        } else if let Some(expr) = line.strip_prefix("expr: ") {
+            out.push((alert.clone(), expr.to_string()));
+        }
+    }
+    out
+}
+
+/// Grafana's variables as a dashboard user with everything selected gets them.
+fn substitute(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m")
+        .replace("$job", "motifd")
+        .replace("$instance", ".+")
+}
+
+/// What an alert compares: `absent(X)` → X; `A or B` → A and B; `X > 3` → X.
+fn operands(expr: &str) -> Vec<String> {
+    if let Some(inner) = expr
+        .strip_prefix("absent(")
+        .and_then(|e| e.strip_suffix(')'))
+    {
+        return vec![inner.to_string()];
+    }
+    expr.split(" or ")
+        .map(|side| {
+            let side = side.trim();
+            let (rest, number) = side.rsplit_once(' ').unwrap();
+            let (rest, op) = rest.rsplit_once(' ').unwrap();
+            assert!(
+                number.parse::<f64>().is_ok()
+                    && matches!(op, ">" | "<" | "==" | "!=" | ">=" | "<="),
+                "not a comparison with a threshold: {side}"
+            );
+            rest.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn dashboard_structure() {
+    let d = dashboard();
+    assert_eq!(d["uid"], "motifd");
+    let vars: Vec<&str> = d["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(vars, ["datasource", "job", "instance"]);
+    assert_eq!(d["templating"]["list"][0]["type"], "datasource");
+    assert_eq!(d["templating"]["list"][0]["query"], "prometheus");
+    let mut ids = std::collections::BTreeSet::new();
+    let mut cells = std::collections::BTreeSet::new();
+    for p in panels(&d) {
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "duplicate id {}",
+            p["id"]
+        );
+        let g = &p["gridPos"];
+        let (x, y, w, h) = (
+            g["x"].as_u64().unwrap(),
+            g["y"].as_u64().unwrap(),
+            g["w"].as_u64().unwrap(),
+            g["h"].as_u64().unwrap(),
+        );
+        assert!(x + w <= 24, "panel {} is wider than the grid", p["title"]);
+        for cx in x..x + w {
+            for cy in y..y + h {
+                assert!(
+                    cells.insert((cx, cy)),
+                    "panel {} overlaps another",
+                    p["title"]
+                );
+            }
+        }
+        if p["type"] == "row" {
+            continue;
+        }
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+        for t in p["targets"].as_array().unwrap() {
+            assert_eq!(t["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+            let expr = t["expr"].as_str().unwrap();
+            assert!(
+                expr.contains("job=~\"$job\", instance=~\"$instance\""),
+                "{expr}"
+            );
+        }
+    }
+    // Every dsfb_ family a query names is in the metric catalogue.
+    let catalogue = std::fs::read_to_string(root().join("docs/metrics.md")).unwrap();
+    for (_, expr) in dashboard_queries(&d) {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(name) = word.strip_prefix("dsfb_") {
+                let family = name.strip_suffix("_bucket").unwrap_or(name).to_string();
+                assert!(
+                    catalogue.contains(&format!("`dsfb_{family}`")),
+                    "dsfb_{family} is not in docs/metrics.md"
+                );
+            }
+        }
+    }
+    // The panels the dashboard is for.
+    let titles: Vec<&str> = panels(&d)
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Episodes per motif",
+        "Open episodes",
+        "Episode duration",
+        "Episode peak",
+        "Trust sum at the last close",
+        "Lateness",
+        "Out-of-window drops",
+        "Ingest rate",
+        "Channel depth and staged samples",
+        "Target up",
+        "Scrape duration",
+    ] {
+        assert!(titles.contains(&wanted), "no panel {wanted:?}");
+    }
+}
+
+#[test]
+fn operands_strip_thresholds() {
+    assert_eq!(operands("increase(x[10m]) > 0"), ["increase(x[10m])"]);
+    assert_eq!(operands("a < 0.99 or a > 1.01"), ["a", "a"]);
+    assert_eq!(operands("absent(b{job=\"m\"})"), ["b{job=\"m\"}"]);
+    assert_eq!(operands("time() - c > 180"), ["time() - c"]);
+}
+
+/// A Prometheus server on loopback scraping `target` every second, with the
+/// alert rules loaded. Killed on drop.
+struct Prometheus {
+    child: Child,
+    api: SocketAddr,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_prometheus(dir: &Scratch, target: SocketAddr) -> Prometheus {
+    let config = dir.write(
+        "prometheus.yml",
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {}\n\
+             scrape_configs:\n  - job_name: motifd\n    static_configs:\n      - targets: ['{target}']\n",
+            root().join("docs/alerts.yml").display()
+        ),
+    );
+    for attempt in 0..3 {
+        let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = std::fs::File::create(dir.path(&format!("prometheus-{attempt}.log"))).unwrap();
+        let mut child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path(&format!("tsdb-{attempt}")).display()
+            ))
+            .arg(format!("--web.listen-address={api}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the prometheus binary (Debian package prometheus)");
+        let ready = poll_opt(Duration::from_secs(30), || {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Some(false); // exited: most likely the port was taken
+            }
+            // 503 while it loads its storage: keep polling.
+            http_get(api, "/-/ready")
+                .ok()
+                .and_then(|(s, _)| (s == 200).then_some(true))
+        });
+        if ready == Some(true) {
+            return Prometheus { child, api };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("prometheus did not start; logs in {}", dir.0.display());
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Evaluates `expr` now: Ok(number of series) or Err(Prometheus' error).
+fn query(api: SocketAddr, expr: &str) -> Result<usize, String> {
+    let (_, body) = http_get(
+        api,
+        &format!("/api/v1/query?query={}", percent_encode(expr)),
+    )
+    .map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+    if v["status"] != "success" {
+        return Err(format!("{}: {}", v["errorType"], v["error"]));
+    }
+    Ok(v["data"]["result"].as_array().map_or(0, Vec::len))
+}
+
+#[test]
+#[ignore = "needs prometheus (Debian package prometheus): run by .ci/run"]
+fn every_query_returns_series_from_a_real_prometheus() {
+    let dir = Scratch::new("grafana-queries");
+    let d = Daemon::run(&[
+        "--ingest-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--episodes-out",
+        dir.path("episodes.jsonl").to_str().unwrap(),
+        "--checkpoint",
+        dir.path("state.ckpt").to_str().unwrap(),
+        "--checkpoint-interval",
+        "1",
+        "--idle-flush",
+        "1",
+        "--textfile",
+        dir.path("motifd.prom").to_str().unwrap(),
+    ]);
+    let mut feed = TcpStream::connect(d.ingest_addr()).unwrap();
+    feed.write_all(&std::fs::read(fixture("demo.csv")).unwrap())
+        .unwrap();
+    drop(feed);
+    // The demo's episodes have closed (its last ones when the idle flush
+    // released the end of the stream) and a checkpoint has been written.
+    poll(
+        Duration::from_secs(60),
+        "demo episodes and a checkpoint",
+        || {
+            let m = d.scrape();
+            (m.sum("dsfb_episodes_total") >= 52.0
+                && m.get("dsfb_checkpoint_writes_total").unwrap_or(0.0) >= 1.0)
+                .then_some(())
+        },
+    );
+    let prometheus = start_prometheus(&dir, d.metrics_addr());
+    // Rates need two scrapes in their window; wait for three.
+    poll(Duration::from_secs(60), "three scrapes of motifd", || {
+        let n = query(
+            prometheus.api,
+            "count_over_time(up{job=\"motifd\"}[1m]) >= 3",
+        );
+        (n == Ok(1)).then_some(())
+    });
+    let (_, rules) = http_get(prometheus.api, "/api/v1/rules").unwrap();
+    let alerts = alert_expressions();
+    assert!(alerts.len() >= 10);
+    for (name, _) in &alerts {
+        assert!(
+            rules.contains(&format!("\"name\":\"{name}\"")),
+            "rule {name} not loaded"
+        );
+    }
+
+    let mut checks: Vec<(String, String, bool)> = Vec::new();
+    for (title, expr) in dashboard_queries(&dashboard()) {
+        checks.push((format!("panel {title:?}"), substitute(&expr), true));
+    }
+    for (name, expr) in &alerts {
+        checks.push((format!("alert {name}"), expr.clone(), false));
+        for operand in operands(expr) {
+            checks.push((format!("alert {name}, operand"), operand, true));
+        }
+    }
+    assert!(checks.len() > 50);
+    let mut failures = Vec::new();
+    for (what, expr, needs_series) in &checks {
+        // Parse errors are final; an empty answer may only need a later scrape.
+        let outcome = poll_opt(Duration::from_secs(20), || {
+            match query(prometheus.api, expr) {
+                Err(e) => Some(Err(e)),
+                Ok(n) if n > 0 || !needs_series => Some(Ok(n)),
+                Ok(_) => None,
+            }
+        });
+        match outcome {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => failures.push(format!("{what}: {expr}: {e}")),
+            None => failures.push(format!("{what}: {expr}: no series")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} expressions failed:\n{}",
+        failures.len(),
+        checks.len(),
+        failures.join("\n")
+    );
+    eprintln!("{} expressions evaluated, every one answered", checks.len());
+}
+
+#[test]
+#[ignore = "needs node, npm and the npm registry: run by .ci/run"]
+fn dashboard_matches_the_grafana_schema() {
+    let out = Command::new("bash")
+        .arg(root().join("scripts/check-grafana-schema.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
