@@ -34,6 +34,8 @@ pub struct Options {
     pub strict: bool,
     /// Longest line accepted.
     pub max_line: usize,
+    /// Only warnings on stderr.
+    pub quiet: bool,
 }
 
 /// Replays `path` into `out`.
@@ -43,14 +45,18 @@ pub struct Options {
 /// `strict`) has a bad line.
 pub fn produce(path: &Path, opts: &Options, out: &mut EngineOutput) -> Result<Replayed, Failure> {
     let name = path.display().to_string();
+    // Replay has no logger: stderr, as for its other messages.
     match tape::verify(path).map_err(Failure::new)? {
-        Verified::Exact(m) => log::info!("{name}: matches its manifest (sha256 {})", m.sha256),
-        Verified::Appended(m, extra) => log::warn!(
-            "{name}: its first {} bytes match the manifest; {extra} bytes appended since are unverified",
+        Verified::Exact(m) if !opts.quiet => {
+            eprintln!("{name}: matches its manifest (sha256 {})", m.sha256);
+        }
+        Verified::Exact(_) => {}
+        Verified::Appended(m, extra) => eprintln!(
+            "{name}: warning: its first {} bytes match the manifest; {extra} bytes appended since are unverified",
             m.bytes
         ),
-        Verified::Unverified => log::warn!(
-            "{name}: no manifest ({}): the daemon did not close it; replaying unverified",
+        Verified::Unverified => eprintln!(
+            "{name}: warning: no manifest ({}): the daemon did not close it; replaying unverified",
             tape::manifest_path(path).display()
         ),
     }
@@ -146,6 +152,7 @@ pub fn options(args: &crate::cli::ReplayArgs) -> Options {
         // One line holds a whole poll: thousands of statements on a busy
         // server.
         max_line: args.max_line.max(64 << 20),
+        quiet: args.quiet,
     }
 }
 
@@ -170,10 +177,12 @@ pub(crate) fn spawn(
         .name("motifd-parse".into())
         .spawn(move || {
             let done = produce(&path, &opts, &mut out)?;
-            eprintln!(
-                "tape: {} snapshots in {} segments replayed, {} lines rejected",
-                done.snapshots, done.segments, done.rejected
-            );
+            if !opts.quiet {
+                eprintln!(
+                    "tape: {} snapshots in {} segments replayed, {} lines rejected",
+                    done.snapshots, done.segments, done.rejected
+                );
+            }
             Ok(crate::replay::Produced { files: 1 })
         })
         .map_err(|e| Failure::new(format!("cannot start the tape thread: {e}")))
