@@ -17,6 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Replay recorded residual files through the engine and print the episodes.
     Replay(ReplayArgs),
+    /// Turn database traces (the formats of dsfb-database 0.1.1) into residual
+    /// samples on stdout.
+    Distill(crate::distill::command::DistillArgs),
     /// Run the daemon: sources → reorder buffer → motif engine → episode log,
     /// /metrics and textfile.
     Run(Box<crate::daemon::config::RunFlags>),
@@ -76,6 +79,12 @@ pub struct ReplayArgs {
     /// else csv; stdin: csv). `auto` decides per line, as the daemon does.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<crate::line_ingest::LineFormat>,
+    /// The inputs are a database trace in this format, turned into residuals
+    /// on the way in (as `motifd distill` does).
+    #[arg(long, value_name = "FORMAT", conflicts_with = "input_format")]
+    pub from: Option<crate::distill::TraceFormat>,
+    #[command(flatten)]
+    pub columns: crate::distill::command::GenericColumns,
     /// Episode output format.
     #[arg(long, default_value = "jsonl", value_name = "FORMAT")]
     pub output_format: OutputFormat,

@@ -6,6 +6,7 @@
 pub mod checkpoint_command;
 pub mod cli;
 pub mod daemon;
+pub mod distill;
 pub mod error;
 pub mod generate;
 pub mod grammar;

@@ -341,14 +341,15 @@ pub fn preview(text: &[u8]) -> String {
 
 /// Paces samples by event time: sample `t` is handed over no earlier than
 /// `(t − t_first) / speed` seconds after the first one.
-struct Pacer {
+pub(crate) struct Pacer {
     speed: f64,
     origin: Option<(f64, Instant)>,
     newest: f64,
 }
 
 impl Pacer {
-    fn new(speed: f64) -> Self {
+    /// A pacer at `speed` event seconds per wall-clock second.
+    pub(crate) fn new(speed: f64) -> Self {
         Self {
             speed,
             origin: None,
@@ -357,7 +358,7 @@ impl Pacer {
     }
 
     /// How long to wait before handing over a sample at `t`.
-    fn wait(&mut self, t: f64) -> Option<Duration> {
+    pub(crate) fn wait(&mut self, t: f64) -> Option<Duration> {
         let (t0, start) = *self.origin.get_or_insert((t, Instant::now()));
         self.newest = self.newest.max(t);
         let due = (self.newest - t0) / self.speed;

@@ -3,13 +3,14 @@
 
 use clap::Parser;
 use motifd::cli::{Cli, Command};
-use motifd::{checkpoint_command, daemon, error, generate, replay};
+use motifd::{checkpoint_command, daemon, distill, error, generate, replay};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Replay(args)) => replay::run(args),
+        Some(Command::Distill(args)) => distill::command::run(args),
         Some(Command::GenerateFixtures(args)) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Run(flags)) => daemon::run(&flags),
         Some(Command::Checkpoint(args)) => checkpoint_command::run(&args),

@@ -48,12 +48,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         header_first: true,
         speed: args.speed,
     };
-    let producer = match &args.tape {
-        Some(tape) => {
+    let producer = match (&args.tape, from_options(&args)) {
+        (Some(tape), _) => {
             let opts = crate::postgres::tape_replay::options(&args);
             crate::postgres::tape_replay::spawn(tape.clone(), opts, &grammar, &names, tx)?
         }
-        None => spawn_parser(
+        (None, Some(from)) => spawn_trace_reader(inputs, &grammar, &names, from, tx, &bytes_read)?,
+        (None, None) => spawn_parser(
             inputs,
             &grammar,
             &names,
@@ -163,7 +164,40 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Failure::new("stdin (-) can be given only once"));
     }
+    if args.from.is_none() && !args.columns.options().is_default() {
+        return Err(Failure::new(
+            "--time-col, --value-col, --channel-col and --pre-residualized need --from generic",
+        ));
+    }
     Ok(())
+}
+
+/// `--from FORMAT`: the trace adapter in place of the sample parser.
+fn from_options(args: &ReplayArgs) -> Option<crate::distill::feed::FeedOptions> {
+    args.from.map(|format| crate::distill::feed::FeedOptions {
+        format,
+        adapter: crate::distill::Options {
+            max_record: args.max_line,
+            generic: args.columns.options(),
+        },
+        strict: args.strict,
+        show_rejects: args.show_rejects,
+        speed: args.speed,
+    })
+}
+
+/// The inputs as (name, byte-counting reader) for the trace adapters.
+fn counted(inputs: Vec<Input>, count: &Arc<AtomicU64>) -> crate::distill::Inputs {
+    inputs
+        .into_iter()
+        .map(|i| {
+            let reader = CountingReader {
+                inner: i.reader,
+                count: Arc::clone(count),
+            };
+            (i.name, Box::new(reader) as Box<dyn Read + Send>)
+        })
+        .collect()
 }
 
 /// One input to read: its name for messages, its line format and its bytes.
@@ -229,6 +263,42 @@ pub(crate) fn spawn_parser(
         .name("motifd-parse".into())
         .spawn(move || produce(inputs, ingest, &bytes_read))
         .context("cannot start the parser thread")
+}
+
+/// Starts the parser thread for `--from FORMAT`: the trace adapter turns the
+/// inputs into residual samples.
+fn spawn_trace_reader(
+    inputs: Vec<Input>,
+    grammar: &Arc<Grammar>,
+    names: &ChannelNames,
+    from: crate::distill::feed::FeedOptions,
+    tx: Sender<Batch>,
+    bytes_read: &Arc<AtomicU64>,
+) -> Result<JoinHandle<Result<Produced, Failure>>, Failure> {
+    let (grammar, names) = (Arc::clone(grammar), names.clone());
+    let inputs = counted(inputs, bytes_read);
+    thread::Builder::new()
+        .name("motifd-parse".into())
+        .spawn(move || {
+            let writer = BatchWriter::new(tx, DEFAULT_BATCH);
+            crate::distill::feed::produce(inputs, grammar, &names, &from, writer)
+                .map(|files| Produced { files })
+        })
+        .context("cannot start the parser thread")
+}
+
+/// Counts the bytes read through it (for the progress bar).
+struct CountingReader {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 pub(crate) struct Produced {

@@ -183,25 +183,11 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         pipeline.finish(&mut |e: &Episode| {
             keep_episode(e, &grammar, &names, &sel, &mut episodes);
         });
-        for p in &mut panels {
-            for c in &mut p.curves {
-                // Curves were named by id while reading; resolve them now.
-                let id: ChannelId = c.channel.parse().unwrap_or(0);
-                c.channel = names.name(id).to_string();
-            }
-        }
+        name_curves(&mut panels, &names);
     }
     let source = match &input.episodes {
         None => EpisodeSource::Engine,
-        Some(path) => {
-            let read = episodes_file::read(path)?;
-            episodes = read.episodes;
-            episodes.retain(|e| sel.episode_wanted(e, &grammar));
-            EpisodeSource::File {
-                path: path.display().to_string(),
-                refused: read.refused,
-            }
-        }
+        Some(path) => episodes_from_file(path, &sel, &grammar, &mut episodes)?,
     };
     let range = if sel.since.is_finite() && sel.until.is_finite() {
         Some((sel.since, sel.until))
@@ -221,6 +207,33 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         range,
         inputs: input.inputs.clone(),
         window: input.window,
+    })
+}
+
+/// Curves were named by channel id while reading; names them now.
+fn name_curves(panels: &mut [Panel], names: &Interner) {
+    for p in panels {
+        for c in &mut p.curves {
+            let id: ChannelId = c.channel.parse().unwrap_or(0);
+            c.channel = names.name(id).to_string();
+        }
+    }
+}
+
+/// `--episodes FILE`: the file's episodes (those selected) replace the
+/// engine's.
+fn episodes_from_file(
+    path: &std::path::Path,
+    sel: &Selection,
+    grammar: &Grammar,
+    episodes: &mut Vec<EpisodeRow>,
+) -> Result<EpisodeSource, Failure> {
+    let read = episodes_file::read(path)?;
+    *episodes = read.episodes;
+    episodes.retain(|e| sel.episode_wanted(e, grammar));
+    Ok(EpisodeSource::File {
+        path: path.display().to_string(),
+        refused: read.refused,
     })
 }
 

@@ -184,43 +184,7 @@ fn draw_panel<DB: DrawingBackend>(
     let v = view(c, panel, (from, to));
     let (w, _) = area.dim_in_pixel();
     let (plot, legend) = area.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
-    let title = format!(
-        "{} · {} — {} episode{}, {} shaded band{}",
-        panel.class,
-        panel
-            .motifs
-            .iter()
-            .map(|&m| c.grammar.motif(m).name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        v.episodes.len(),
-        if v.episodes.len() == 1 { "" } else { "s" },
-        v.bands.len(),
-        if v.bands.len() == 1 { "" } else { "s" },
-    );
-    let (step, ticks) = time_axis::ticks(from, to, ((w as usize).saturating_sub(260) / 90).max(2));
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(title, (FONT, 15).into_font())
-        .margin(6)
-        .margin_right(14)
-        .x_label_area_size(38)
-        .y_label_area_size(58)
-        .build_cartesian_2d(TimeCoord::new(from, to, ticks), v.y.0..v.y.1)
-        .map_err(err)?;
-    let x_label = |t: &f64| time_axis::label(*t, step);
-    chart
-        .configure_mesh()
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&|y: &f64| short(*y))
-        .x_desc(format!("time (UTC), from {}", time_axis::datetime(from)))
-        .y_desc(format!("{} residual", panel.class))
-        .label_style((FONT, 12).into_font())
-        .axis_desc_style((FONT, 12).into_font())
-        .y_labels(9)
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
-        .draw()
-        .map_err(err)?;
+    let mut chart = panel_chart(&plot, c, panel, &v, (from, to))?;
     let pixels = chart.plotting_area().dim_in_pixel().0.max(1) as usize;
     let min_width = (to - from) / pixels as f64;
     chart
@@ -229,42 +193,8 @@ fn draw_panel<DB: DrawingBackend>(
             Rectangle::new([(a, v.y.0), (b, v.y.1)], BAND.mix(BAND_ALPHA).filled())
         }))
         .map_err(err)?;
-    let mut legend_rows: Vec<LegendRow> = Vec::new();
-    if let Some(grid) = c.decimator.grid() {
-        let series = c.decimator.series(panel.all_channels);
-        if panel.channels > panel.curves.len() as u64 {
-            draw_envelope(&mut chart, grid, series, (from, to), pixels)?;
-            legend_rows.push(LegendRow::Fill(
-                format!("all {} channels", panel.channels),
-                ALL_CHANNELS.mix(1.0),
-            ));
-        }
-        for (i, curve) in panel.curves.iter().enumerate() {
-            let colour = CURVES[i % CURVES.len()];
-            let cols = columns(grid, c.decimator.series(curve.series), from, to, pixels);
-            for segment in polyline(&cols, from, to, pixels) {
-                chart
-                    .draw_series(LineSeries::new(segment, colour.stroke_width(1)))
-                    .map_err(err)?;
-            }
-            legend_rows.push(LegendRow::Line(curve.channel.clone(), colour, false));
-        }
-    }
-    for (label, level, colour) in &v.levels {
-        if level.is_finite() {
-            for y in [*level, -*level] {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        [(from, y), (to, y)],
-                        10,
-                        6,
-                        colour.stroke_width(1),
-                    ))
-                    .map_err(err)?;
-            }
-        }
-        legend_rows.push(LegendRow::Line(label.clone(), *colour, true));
-    }
+    let mut legend_rows = draw_curves(&mut chart, c, panel, (from, to), pixels)?;
+    draw_levels(&mut chart, &v, (from, to), &mut legend_rows)?;
     let peaks = thin_peaks(
         peak_points(c, panel, &v.episodes, (from, to)),
         (from, to),
@@ -287,6 +217,110 @@ fn draw_panel<DB: DrawingBackend>(
         "episode peak".into()
     }));
     draw_legend(&legend, &legend_rows)
+}
+
+/// The panel's title, axes and grid.
+fn panel_chart<'a, DB: DrawingBackend>(
+    plot: &'a DrawingArea<DB, Shift>,
+    c: &Collected,
+    panel: &Panel,
+    v: &PanelView<'_>,
+    (from, to): (f64, f64),
+) -> Result<Chart<'a, DB>, Error> {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let motifs: Vec<&str> = panel
+        .motifs
+        .iter()
+        .map(|&m| c.grammar.motif(m).name.as_str())
+        .collect();
+    let title = format!(
+        "{} · {} — {} episode{}, {} shaded band{}",
+        panel.class,
+        motifs.join(", "),
+        v.episodes.len(),
+        plural(v.episodes.len()),
+        v.bands.len(),
+        plural(v.bands.len()),
+    );
+    let w = plot.dim_in_pixel().0 + LEGEND_WIDTH;
+    let (step, ticks) = time_axis::ticks(from, to, ((w as usize).saturating_sub(260) / 90).max(2));
+    let mut chart = ChartBuilder::on(plot)
+        .caption(title, (FONT, 15).into_font())
+        .margin(6)
+        .margin_right(14)
+        .x_label_area_size(38)
+        .y_label_area_size(58)
+        .build_cartesian_2d(TimeCoord::new(from, to, ticks), v.y.0..v.y.1)
+        .map_err(err)?;
+    let x_label = |t: &f64| time_axis::label(*t, step);
+    chart
+        .configure_mesh()
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&|y: &f64| short(*y))
+        .x_desc(format!("time (UTC), from {}", time_axis::datetime(from)))
+        .y_desc(format!("{} residual", panel.class))
+        .label_style((FONT, 12).into_font())
+        .axis_desc_style((FONT, 12).into_font())
+        .y_labels(9)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// The band of all channels (when not every channel has its own curve) and
+/// the selected channels' curves; returns their legend rows.
+fn draw_curves<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    c: &Collected,
+    panel: &Panel,
+    (from, to): (f64, f64),
+    pixels: usize,
+) -> Result<Vec<LegendRow>, Error> {
+    let mut legend_rows = Vec::new();
+    let Some(grid) = c.decimator.grid() else {
+        return Ok(legend_rows);
+    };
+    let series = c.decimator.series(panel.all_channels);
+    if panel.channels > panel.curves.len() as u64 {
+        draw_envelope(chart, grid, series, (from, to), pixels)?;
+        legend_rows.push(LegendRow::Fill(
+            format!("all {} channels", panel.channels),
+            ALL_CHANNELS.mix(1.0),
+        ));
+    }
+    for (i, curve) in panel.curves.iter().enumerate() {
+        let colour = CURVES[i % CURVES.len()];
+        let cols = columns(grid, c.decimator.series(curve.series), from, to, pixels);
+        for segment in polyline(&cols, from, to, pixels) {
+            chart
+                .draw_series(LineSeries::new(segment, colour.stroke_width(1)))
+                .map_err(err)?;
+        }
+        legend_rows.push(LegendRow::Line(curve.channel.clone(), colour, false));
+    }
+    Ok(legend_rows)
+}
+
+/// The motifs' slew and drift levels, dashed, above and below zero.
+fn draw_levels<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    v: &PanelView<'_>,
+    (from, to): (f64, f64),
+    legend_rows: &mut Vec<LegendRow>,
+) -> Result<(), Error> {
+    for (label, level, colour) in &v.levels {
+        if level.is_finite() {
+            for y in [*level, -*level] {
+                let line =
+                    DashedLineSeries::new([(from, y), (to, y)], 10, 6, colour.stroke_width(1));
+                chart.draw_series(line).map_err(err)?;
+            }
+        }
+        legend_rows.push(LegendRow::Line(label.clone(), *colour, true));
+    }
+    Ok(())
 }
 
 /// The grey band of all channels: per column, from the lowest to the highest
