@@ -103,8 +103,18 @@ pub enum OutputFormat {
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// Input files, replayed one after the other as one stream (`-` = stdin).
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "tape", value_name = "FILE")]
     pub inputs: Vec<String>,
+    /// Replay a PostgreSQL source's tape (raw snapshots) instead of residual files.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub tape: Option<PathBuf>,
+    /// Residual formulas for --tape [default: the mode the tape was recorded with].
+    #[arg(long, value_name = "MODE", requires = "tape")]
+    pub residuals: Option<crate::postgres::residuals::Mode>,
+    /// With --tape: also write the residual samples derived from it to this
+    /// file (CSV `t,class,channel,value`, channels as the daemon names them).
+    #[arg(long, value_name = "FILE", requires = "tape")]
+    pub residuals_out: Option<PathBuf>,
     /// Reorder window in seconds (0 = strictly in order).
     #[arg(long, default_value_t = motifd_engine::reorder::DEFAULT_WINDOW, value_name = "SECONDS", allow_negative_numbers = true)]
     pub window: f64,

@@ -18,6 +18,7 @@ pub mod partition_engine;
 pub mod partitioned_replay;
 pub mod partitioning;
 pub mod plot;
+pub mod postgres;
 #[cfg(feature = "kafka")]
 pub mod produce;
 pub mod replay;

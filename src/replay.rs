@@ -34,7 +34,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         return crate::partitioned_replay::run(&args, n);
     }
     let grammar = Arc::new(grammar::load(args.grammar.as_deref())?);
-    let inputs = open_inputs(&args)?;
+    let inputs = match args.tape {
+        Some(_) => Vec::new(),
+        None => open_inputs(&args)?,
+    };
     let names = ChannelNames::default();
     let started = Instant::now();
 
@@ -48,9 +51,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         header_first: true,
         speed: args.speed,
     };
-    let producer = match from_options(&args) {
-        Some(from) => spawn_trace_reader(inputs, &grammar, &names, from, tx, &bytes_read)?,
-        None => spawn_parser(
+    let producer = match (&args.tape, from_options(&args)) {
+        (Some(tape), _) => {
+            let opts = crate::postgres::tape_replay::options(&args);
+            crate::postgres::tape_replay::spawn(tape.clone(), opts, &grammar, &names, tx)?
+        }
+        (None, Some(from)) => spawn_trace_reader(inputs, &grammar, &names, from, tx, &bytes_read)?,
+        (None, None) => spawn_parser(
             inputs,
             &grammar,
             &names,

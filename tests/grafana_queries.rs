@@ -295,6 +295,10 @@ fn every_query_returns_series_from_a_real_prometheus() {
         "1",
         "--textfile",
         dir.path("motifd.prom").to_str().unwrap(),
+        // A PostgreSQL source with no server behind it: its families exist
+        // (down, connects failing), so its alerts' operands have series.
+        "--postgres",
+        "postgres://motifd_observer@127.0.0.1:1/absent",
     ]);
     let mut feed = TcpStream::connect(d.ingest_addr()).unwrap();
     feed.write_all(&std::fs::read(fixture("demo.csv")).unwrap())

@@ -35,6 +35,12 @@ pub const RENDER_DURATION_BOUNDS_SECONDS: &[f64] = &[
     0.000_001, 0.000_005, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05,
 ];
 
+/// Bounds (seconds of wall time) of `<ns>_postgres_poll_duration_seconds`:
+/// one poll of a PostgreSQL source, all its statements.
+pub const POSTGRES_POLL_DURATION_BOUNDS_SECONDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// A histogram ready to render: finite upper bounds, cumulative counts per
 /// bound, and the total count and sum.
 ///

@@ -41,6 +41,7 @@ pub use render::{render, render_to_vec, Families, Format, Namespace, RenderOptio
 pub use self_stats::{CloseReason, ExporterCounters, ExporterStats};
 pub use server::{ScrapeServer, ServerConfig};
 pub use snapshot::{
-    BuildInfo, ChannelStats, CheckpointStats, KafkaStats, MotifStats, ReorderStats, Snapshot,
+    BuildInfo, ChannelStats, CheckpointStats, KafkaStats, MotifStats, PostgresSourceStats,
+    ReorderStats, Snapshot,
 };
 pub use textfile::{TextfileConfig, TextfileWriter};

@@ -9,7 +9,7 @@
 
 use crate::histogram::{
     HistogramSnapshot, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS,
-    INGEST_TO_FLUSH_BOUNDS_SECONDS, LATENESS_BOUNDS_SECONDS,
+    INGEST_TO_FLUSH_BOUNDS_SECONDS, LATENESS_BOUNDS_SECONDS, POSTGRES_POLL_DURATION_BOUNDS_SECONDS,
 };
 
 /// Everything the engine side contributes to one exposition.
@@ -62,6 +62,58 @@ pub struct Snapshot {
     /// Kafka consumer-group member (`<ns>_kafka_*`); `None` omits the
     /// families (no Kafka source).
     pub kafka: Option<KafkaStats>,
+    /// Live PostgreSQL sources (`<ns>_postgres_*{source}`), in configuration
+    /// order; empty omits the families.
+    pub postgres: Vec<PostgresSourceStats>,
+}
+
+/// One live PostgreSQL source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresSourceStats {
+    /// The source's configured name: the `source` label value.
+    pub source: String,
+    /// 1 while a verified read-only session is open (`<ns>_postgres_up`).
+    pub up: bool,
+    /// Polls completed (`<ns>_postgres_polls_total`).
+    pub polls_total: u64,
+    /// Failed connects and polls by reason
+    /// (`<ns>_postgres_poll_errors_total{reason}`): a closed set, every
+    /// reason listed from the start.
+    pub poll_errors_total: Vec<(&'static str, u64)>,
+    /// Connections re-established after one was lost or refused
+    /// (`<ns>_postgres_reconnects_total`).
+    pub reconnects_total: u64,
+    /// Unix time of the last successful poll; NaN before the first
+    /// (`<ns>_postgres_last_success_timestamp_seconds`).
+    pub last_success_timestamp_seconds: f64,
+    /// The interval between polls now, seconds, after back-off
+    /// (`<ns>_postgres_poll_interval_seconds`).
+    pub poll_interval_seconds: f64,
+    /// Residual samples handed to the engine (`<ns>_postgres_residuals_total`).
+    pub residuals_total: u64,
+    /// Failed writes to the source's tape (`<ns>_postgres_tape_write_errors_total`).
+    pub tape_write_errors_total: u64,
+    /// Wall time of a poll (`<ns>_postgres_poll_duration_seconds`), over
+    /// [`POSTGRES_POLL_DURATION_BOUNDS_SECONDS`].
+    pub poll_duration: HistogramSnapshot,
+}
+
+impl PostgresSourceStats {
+    /// A source that has not polled yet.
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            up: false,
+            polls_total: 0,
+            poll_errors_total: Vec::new(),
+            reconnects_total: 0,
+            last_success_timestamp_seconds: f64::NAN,
+            poll_interval_seconds: f64::NAN,
+            residuals_total: 0,
+            tape_write_errors_total: 0,
+            poll_duration: HistogramSnapshot::empty(POSTGRES_POLL_DURATION_BOUNDS_SECONDS),
+        }
+    }
 }
 
 /// Per-motif episode statistics.
@@ -199,6 +251,7 @@ impl Default for Snapshot {
             process: None,
             checkpoint: None,
             kafka: None,
+            postgres: Vec::new(),
         }
     }
 }

@@ -67,6 +67,7 @@ fn classic_output_is_clean() {
         common::fresh_snapshot(),
         common::tricky_snapshot(),
         kafka_member_snapshot(),
+        common::postgres_snapshot(),
     ] {
         let body = render_to_vec(
             &snapshot,
@@ -82,6 +83,21 @@ fn classic_output_is_clean() {
             String::from_utf8_lossy(&body)
         );
     }
+    // The PostgreSQL families were among what promtool read.
+    let body = render_to_vec(
+        &common::postgres_snapshot(),
+        &stats,
+        &RenderOptions::default(),
+        Format::Classic,
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains(
+            "dsfb_postgres_poll_duration_seconds_bucket{source=\"billing-eu.1\",le=\"0.0025\"} 1\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("dsfb_postgres_last_success_timestamp_seconds{source=\"orders\"} NaN\n"));
 }
 
 #[test]

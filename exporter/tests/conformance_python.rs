@@ -60,6 +60,7 @@ fn fixed_snapshots_parse_strictly() {
         common::busy_snapshot(),
         common::fresh_snapshot(),
         common::tricky_snapshot(),
+        common::postgres_snapshot(),
     ] {
         check_snapshot(&s).unwrap();
     }

@@ -132,6 +132,29 @@ settings! {
     [long, value_name = "ADDR"]
     ingest_listen: String => Option<SocketAddr> = None, via rule::listen_address;
 
+    /// Poll this PostgreSQL database, read-only (libpq URL or key=value
+    /// string; repeatable; docs/sources.md). The file takes `[[postgres]]`
+    /// tables; given on the command line, the flags replace the file's list.
+    [long = "postgres", value_name = "URL"]
+    postgres: Vec<crate::postgres::config::Entry> => Vec<crate::postgres::config::Entry> = Vec::new(),
+        via rule::any;
+
+    /// Seconds between polls of each PostgreSQL source that sets none [default: 1].
+    [long, value_name = "SECONDS"]
+    postgres_interval: f64 => Option<f64> = None, via rule::given;
+
+    /// Residual formulas of each PostgreSQL source that sets none
+    /// [default: improved].
+    [long, value_name = "MODE"]
+    postgres_residuals: crate::postgres::residuals::Mode => Option<crate::postgres::residuals::Mode> = None,
+        via rule::given;
+
+    /// Record the raw snapshots of each PostgreSQL source that sets no tape of
+    /// its own here (`{name}` is replaced by the source's name; required with
+    /// several sources).
+    [long, value_name = "FILE"]
+    postgres_tape: PathBuf => Option<PathBuf> = None, via rule::given;
+
     /// Most TCP producers connected at once.
     [skip]
     max_producers: usize => usize = 256, via rule::at_least_one;
@@ -256,6 +279,8 @@ impl Settings {
         if !idle_flush_given {
             c.idle_flush = rule::wait_seconds(c.window).map_err(|why| bad("idle_flush", &why))?;
         }
+        // Checked now, so a bad source stops the daemon before it starts.
+        c.postgres_sources()?;
         Ok(c)
     }
 }

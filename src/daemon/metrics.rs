@@ -55,6 +55,8 @@ pub struct MetricsFiller {
     /// Checkpoint outcomes, and whether this process restored one (None: no
     /// checkpoint configured).
     pub checkpoint: Option<(Arc<CheckpointOutcomes>, bool)>,
+    /// Live PostgreSQL sources' counters, in configuration order.
+    pub postgres: Vec<Arc<crate::postgres::metrics::SourceMetrics>>,
 }
 
 impl MetricsFiller {
@@ -71,6 +73,7 @@ impl MetricsFiller {
             seen: 0,
             episode_log_errors: None,
             checkpoint: None,
+            postgres: Vec::new(),
         }
     }
 
@@ -112,7 +115,7 @@ impl MetricsFiller {
         let Some(publisher) = self.publisher.as_mut() else {
             return;
         };
-        let (build, latency) = (&self.build, &self.latency);
+        let (build, latency, postgres) = (&self.build, &self.latency, &self.postgres);
         let episode_log_errors = self
             .episode_log_errors
             .as_ref()
@@ -129,6 +132,7 @@ impl MetricsFiller {
             snap.ingest_producers_idle_closed_total = sources.producers_idle_closed;
             snap.episode_log_write_errors_total = episode_log_errors;
             snap.checkpoint = checkpoint;
+            crate::postgres::metrics::fill_all(postgres, &mut snap.postgres);
             from_hdr(
                 latency,
                 HdrUnit::Microseconds,

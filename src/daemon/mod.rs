@@ -77,6 +77,8 @@ pub fn run_with(
     // continue from the checkpoint, and zeros in between would read as a
     // reset.
     let mut metrics = MetricsFiller::for_daemon(&publishing, &state);
+    let postgres = config.postgres_sources()?;
+    metrics.postgres = crate::postgres::metrics::for_sources(&postgres);
     metrics.publish(&state.pipeline, &grammar, 0, &SourceReport::default());
     let live = live_feed(&config, &publishing, &state, &grammar);
     publishing.start(&config, caps.scrape_connections)?;
@@ -95,6 +97,11 @@ pub fn run_with(
             .transpose()
             .context("episode log")?,
     };
+    let mut extra = extra;
+    extra.extend(crate::postgres::source::sources(
+        postgres,
+        &metrics.postgres,
+    ));
     let running = start_sources(&config, caps.producers, extra, &ctx)?;
     let grammar_cell = Arc::clone(&ctx.grammar);
     // The sources hold the only senders now: when they all end, the engine
@@ -219,7 +226,7 @@ fn start_sources(
     all.extend(extra);
     if all.is_empty() {
         return Err(Failure::new(
-            "no source: give --input FILE (or -) and/or --ingest-listen ADDR",
+            "no source: give --input FILE (or -), --ingest-listen ADDR and/or --postgres URL",
         ));
     }
     sources::start_all(all, ctx)

@@ -320,6 +320,60 @@ const KAFKA_PUBLISH_ERRORS: Family = fam(
     None,
     "Episodes that could not be published to the episodes topic.",
 );
+const PG_UP: Family = fam(
+    "postgres_up",
+    Gauge,
+    None,
+    "1 while the PostgreSQL source has a verified read-only session open.",
+);
+const PG_POLLS: Family = fam(
+    "postgres_polls",
+    Counter,
+    None,
+    "Polls of the PostgreSQL source completed.",
+);
+const PG_ERRORS: Family = fam(
+    "postgres_poll_errors",
+    Counter,
+    None,
+    "Failed connects and polls of the PostgreSQL source, by reason.",
+);
+const PG_RECONNECTS: Family = fam(
+    "postgres_reconnects",
+    Counter,
+    None,
+    "Sessions the PostgreSQL source re-established after losing or failing one.",
+);
+const PG_LAST: Family = fam(
+    "postgres_last_success_timestamp_seconds",
+    Gauge,
+    Some("seconds"),
+    "Unix time of the last successful poll of the PostgreSQL source; NaN before the first.",
+);
+const PG_INTERVAL: Family = fam(
+    "postgres_poll_interval_seconds",
+    Gauge,
+    Some("seconds"),
+    "Interval between polls of the PostgreSQL source now, after back-off.",
+);
+const PG_RESIDUALS: Family = fam(
+    "postgres_residuals",
+    Counter,
+    None,
+    "Residual samples the PostgreSQL source handed to the engine.",
+);
+const PG_TAPE_ERRORS: Family = fam(
+    "postgres_tape_write_errors",
+    Counter,
+    None,
+    "Failed writes to the PostgreSQL source's tape.",
+);
+const PG_DURATION: Family = fam(
+    "postgres_poll_duration_seconds",
+    Histogram,
+    Some("seconds"),
+    "Wall time of one poll of the PostgreSQL source.",
+);
 const BUILD: Family = fam(
     "build_info",
     Gauge,
@@ -472,6 +526,9 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         ("rustc", &b.rustc),
     ];
     enc.sample("", &labels, Value::Int(1));
+    if !s.postgres.is_empty() {
+        postgres(enc, s);
+    }
     if let Some(p) = s.process.as_ref().filter(|_| with_process) {
         scalar(enc, &START, "", Value::Float(p.start_time_seconds));
         scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));
@@ -527,6 +584,47 @@ fn kafka(enc: &mut Encoder<'_>, k: &crate::snapshot::KafkaStats) {
     ];
     for (family, n) in counters {
         scalar(enc, family, "_total", Value::Int(n));
+    }
+}
+
+/// The `<ns>_postgres_*` families, one series per source.
+fn postgres(enc: &mut Encoder<'_>, s: &Snapshot) {
+    let each = |enc: &mut Encoder<'_>,
+                family: &Family,
+                suffix: &str,
+                value: &dyn Fn(&crate::snapshot::PostgresSourceStats) -> Value| {
+        enc.family(family);
+        for p in &s.postgres {
+            enc.sample(suffix, &[("source", &p.source)], value(p));
+        }
+    };
+    each(enc, &PG_UP, "", &|p| Value::Int(u64::from(p.up)));
+    each(enc, &PG_POLLS, "_total", &|p| Value::Int(p.polls_total));
+    enc.family(&PG_ERRORS);
+    for p in &s.postgres {
+        for (reason, n) in &p.poll_errors_total {
+            let labels = [("source", p.source.as_str()), ("reason", reason)];
+            enc.sample("_total", &labels, Value::Int(*n));
+        }
+    }
+    each(enc, &PG_RECONNECTS, "_total", &|p| {
+        Value::Int(p.reconnects_total)
+    });
+    each(enc, &PG_LAST, "", &|p| {
+        Value::Float(p.last_success_timestamp_seconds)
+    });
+    each(enc, &PG_INTERVAL, "", &|p| {
+        Value::Float(p.poll_interval_seconds)
+    });
+    each(enc, &PG_RESIDUALS, "_total", &|p| {
+        Value::Int(p.residuals_total)
+    });
+    each(enc, &PG_TAPE_ERRORS, "_total", &|p| {
+        Value::Int(p.tape_write_errors_total)
+    });
+    enc.family(&PG_DURATION);
+    for p in &s.postgres {
+        enc.histogram(&[("source", &p.source)], &p.poll_duration);
     }
 }
 

@@ -148,6 +148,31 @@ pub fn fresh_snapshot() -> Snapshot {
     }
 }
 
+/// The busy snapshot with two live PostgreSQL sources, one that never
+/// polled (NaN timestamp, empty histogram) and one with history.
+pub fn postgres_snapshot() -> Snapshot {
+    let mut s = busy_snapshot();
+    let mut fresh = motifd_exporter::PostgresSourceStats::new("orders");
+    fresh.poll_errors_total = vec![("connect", 3), ("setup", 0), ("timeout", 0)];
+    let mut busy = motifd_exporter::PostgresSourceStats::new("billing-eu.1");
+    busy.up = true;
+    busy.polls_total = 86_400;
+    busy.poll_errors_total = vec![("connect", 0), ("setup", 0), ("timeout", 12)];
+    busy.reconnects_total = 2;
+    busy.last_success_timestamp_seconds = 1_795_824_435.198_974;
+    busy.poll_interval_seconds = 2.0;
+    busy.residuals_total = 1_234_567;
+    let mut h = motifd_exporter::FixedHistogram::new(
+        motifd_exporter::histogram::POSTGRES_POLL_DURATION_BOUNDS_SECONDS,
+    );
+    for v in [0.0021, 0.004, 0.03, 0.6, 12.0] {
+        h.observe(v);
+    }
+    busy.poll_duration = h.snapshot();
+    s.postgres = vec![fresh, busy];
+    s
+}
+
 /// Label values and floats that need escaping or special spelling.
 pub fn tricky_snapshot() -> Snapshot {
     let names = [
