@@ -13,7 +13,8 @@ use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
 use motifd_engine::ingest::{self, BatchWriter, DEFAULT_BATCH};
 use motifd_engine::parse::is_csv_header;
 use motifd_engine::{
-    ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline, RecordParser, RejectReason,
+    ChannelNames, EngineLimits, Episode, Grammar, Pipeline, PipelineConfig, RecordFormat,
+    RecordParser, RejectReason,
 };
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
@@ -25,13 +26,18 @@ use std::time::Instant;
 
 /// Batches in flight between the parser and the engine.
 const CHANNEL_BATCHES: usize = 8;
+/// Input bytes after which the parser sends its batch, full or not.
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Runs the replay; the exit code says how it went (0 ok, 1 check mismatch).
 pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
-    validate(&args)?;
+    let config = validate(&args)?;
     let grammar = Arc::new(load_grammar(args.grammar.as_deref())?);
     let inputs = open_inputs(&args)?;
+    // The parser follows the name table (`follow_names`), so names nothing
+    // refers to any more can be freed while the replay runs.
     let names = ChannelNames::default();
+    names.set_collection(true);
     let started = Instant::now();
 
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
@@ -61,24 +67,24 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::new(format!("cannot start the parser thread: {e}")))?
     };
 
-    let limits = EngineLimits {
-        channel_ttl: args.channel_ttl,
-        max_channels: args.max_channels,
-    };
-    let mut pipeline = Pipeline::new(Arc::clone(&grammar), args.window, limits);
+    let mut pipeline =
+        Pipeline::new(Arc::clone(&grammar), &config).map_err(|e| Failure::new(e.to_string()))?;
     let mut out = EpisodeWriter::new(args.output_format, args.check.is_none());
     let mut episodes_per_motif = vec![0u64; grammar.motifs().len()];
     for batch in rx {
         pipeline.add_rejections(&batch.rejected);
-        let names = names.lock();
+        let table = names.lock();
         let mut sink = |e: &Episode| {
             episodes_per_motif[e.motif as usize] += 1;
-            out.write(e, &grammar, &names);
+            out.write(e, &grammar, &table);
         };
-        for s in batch.samples {
+        for &s in &batch.samples {
             pipeline.push(s, &mut sink);
         }
-        drop(names);
+        drop(table);
+        // The batch's samples are in the pipeline now: its pin can go.
+        drop(batch);
+        names.collect(&pipeline);
         out.flush_if_large()?;
         if let Some(bar) = &progress {
             bar.set_position(bytes_read.load(Ordering::Relaxed));
@@ -140,11 +146,21 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     }
 }
 
-fn validate(args: &ReplayArgs) -> Result<(), Failure> {
-    if !(args.window >= 0.0 && args.window.is_finite()) {
+fn validate(args: &ReplayArgs) -> Result<PipelineConfig, Failure> {
+    let config = PipelineConfig {
+        window: args.window,
+        max_future_jump: args.max_future_jump,
+        limits: EngineLimits {
+            channel_ttl: args.channel_ttl,
+            max_channels: args.max_channels,
+        },
+        ..PipelineConfig::default()
+    };
+    if let Err(e) = config.validate() {
         return Err(Failure::new(format!(
-            "--window must be a finite number of seconds >= 0, got {}",
-            args.window
+            "--{} {}",
+            e.key.replace('_', "-"),
+            e.rule
         )));
     }
     if let Some(speed) = args.speed {
@@ -154,20 +170,13 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
             )));
         }
     }
-    if let Some(ttl) = args.channel_ttl {
-        if !(ttl > 0.0 && ttl.is_finite()) {
-            return Err(Failure::new(format!(
-                "--channel-ttl must be a finite number of seconds > 0, got {ttl}"
-            )));
-        }
-    }
     if args.max_line == 0 {
         return Err(Failure::new("--max-line must be at least 1"));
     }
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Failure::new("stdin (-) can be given only once"));
     }
-    Ok(())
+    Ok(config)
 }
 
 /// Reads and validates a grammar file (or returns the default grammar).
@@ -182,7 +191,7 @@ pub fn load_grammar(path: Option<&std::path::Path>) -> Result<Grammar, Failure> 
 
 struct Input {
     name: String,
-    format: Format,
+    format: RecordFormat,
     reader: Box<dyn Read + Send>,
 }
 
@@ -191,10 +200,10 @@ fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
         .iter()
         .map(|name| {
             let format = match args.input_format {
-                Some(InputFormat::Csv) => Format::Csv,
-                Some(InputFormat::Jsonl) => Format::Jsonl,
-                None if name == "-" => Format::Csv,
-                None => Format::from_path(name),
+                Some(InputFormat::Csv) => RecordFormat::Csv,
+                Some(InputFormat::Jsonl) => RecordFormat::Jsonl,
+                None if name == "-" => RecordFormat::Csv,
+                None => RecordFormat::from_path(name),
             };
             let reader: Box<dyn Read + Send> = if name == "-" {
                 Box::new(io::stdin())
@@ -261,10 +270,11 @@ fn produce(
         newest: f64::NEG_INFINITY,
     });
     let mut shown = 0u64;
+    let mut batch_bytes = 0usize;
     let files = inputs.len();
     for input in inputs {
         let mut failure: Option<Failure> = None;
-        let mut header_pending = input.format == Format::Csv;
+        let mut header_pending = input.format == RecordFormat::Csv;
         let name = input.name;
         let mut report = |line_no: u64, reason: RejectReason, text: &[u8]| {
             if shown < opts.show_rejects {
@@ -277,6 +287,20 @@ fn produce(
             count: Arc::clone(&opts.bytes_read),
         };
         for_each_line(counted, opts.max_line, |line_no, line| {
+            // A batch also goes once it stands for BATCH_BYTES of input, so
+            // the channel names it brought in reach the engine (and can be
+            // freed) before many more pile up.
+            if writer.follow_names(&mut parser).is_err()
+                || (batch_bytes >= BATCH_BYTES && writer.flush().is_err())
+            {
+                return Next::Stop;
+            }
+            if batch_bytes >= BATCH_BYTES {
+                batch_bytes = 0;
+            }
+            if let Line::Text(text) = &line {
+                batch_bytes += text.len();
+            }
             let outcome = match line {
                 Line::TooLong => Err((RejectReason::LineTooLong, &b""[..])),
                 Line::Text(text) => {

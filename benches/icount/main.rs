@@ -104,7 +104,7 @@ fn measured_reorder(rb: &mut ReorderBuffer, samples: &[Sample]) -> (usize, f64) 
 }
 
 fn reorder(samples: Vec<Sample>) -> (usize, f64) {
-    let mut rb = ReorderBuffer::new(common::WINDOW);
+    let mut rb = ReorderBuffer::new(common::WINDOW).unwrap();
     let (released, acc) = measured_reorder(&mut rb, black_box(&samples));
     assert_eq!(rb.counters().dropped_out_of_window, 0, "reorder dropped");
     assert_eq!(released, samples.len(), "reorder released");

@@ -6,6 +6,8 @@
 //! [`crate::intern`]). A full channel blocks the producer — backpressure — so an
 //! accepted sample is never dropped on the way.
 
+use crate::intern::NamesPin;
+use crate::parse::RecordParser;
 use crate::reject::{RejectCounts, RejectReason};
 use crate::sample::Sample;
 use crossbeam_channel::{bounded, Receiver, SendError, Sender};
@@ -25,6 +27,10 @@ pub struct Batch {
     /// [`BatchWriter::set_generation`]); a receiver that has moved to another
     /// grammar maps the ids by class name.
     pub generation: u64,
+    /// The epoch of the channel-name table the samples' channel ids were
+    /// issued under (see [`BatchWriter::follow_names`]): while the batch
+    /// exists, none of them is freed.
+    pub names: Option<NamesPin>,
 }
 
 /// Creates the producer → engine channel holding at most `capacity` batches.
@@ -39,6 +45,8 @@ pub struct BatchWriter {
     batch: Batch,
     batch_size: usize,
     generation: u64,
+    /// The name-table epoch of the parser feeding this writer.
+    names: Option<NamesPin>,
 }
 
 /// The engine thread has gone away; nothing more can be delivered.
@@ -55,10 +63,44 @@ impl BatchWriter {
                 samples: Vec::with_capacity(batch_size),
                 rejected: RejectCounts::default(),
                 generation: 0,
+                names: None,
             },
             batch_size,
             generation: 0,
+            names: None,
         }
+    }
+
+    /// Keeps `parser`'s channel ids safe from collection: when the name
+    /// table has moved to a new epoch, sends what is queued (pinned with the
+    /// old epoch), refreshes the parser's name cache and pins the following
+    /// batches with the new epoch. Call it before every chunk of lines the
+    /// parser handles; costs one atomic load when nothing changed.
+    ///
+    /// # Errors
+    /// [`Disconnected`] if the engine side has hung up.
+    #[inline]
+    pub fn follow_names(&mut self, parser: &mut RecordParser) -> Result<(), Disconnected> {
+        let current = self
+            .names
+            .as_ref()
+            .is_some_and(|pin| pin.same(parser.names_pin()));
+        if current && !parser.names_stale() {
+            return Ok(());
+        }
+        // Samples queued before the first call were parsed under the
+        // parser's epoch as it is now.
+        if self.batch.names.is_none() {
+            self.batch.names = Some(parser.names_pin().clone());
+        }
+        self.flush()?;
+        if parser.names_stale() {
+            parser.refresh_names();
+        }
+        let pin = parser.names_pin().clone();
+        self.batch.names = Some(pin.clone());
+        self.names = Some(pin);
+        Ok(())
     }
 
     /// Tags the following samples with grammar `generation`; flushes first if
@@ -106,6 +148,7 @@ impl BatchWriter {
             samples: Vec::with_capacity(self.batch_size),
             rejected: RejectCounts::default(),
             generation: self.generation,
+            names: self.names.clone(),
         };
         let full = std::mem::replace(&mut self.batch, next);
         self.tx.send(full).map_err(|SendError(_)| Disconnected)

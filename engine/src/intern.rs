@@ -1,15 +1,43 @@
-//! Channel name interning.
+//! Channel name interning, and freeing the names nothing refers to any more
+//! (docs/semantics.md#channel-names).
 //!
 //! Producers resolve names to ids through a [`LocalInterner`], a private cache in
 //! front of the shared [`ChannelNames`] table. The shared table is locked only on
 //! a cache miss (a channel the producer has never seen), so a producer's steady
 //! state takes no lock; the engine thread locks it only to print an episode.
+//!
+//! **Collection.** With collection on ([`ChannelNames::set_collection`]), the
+//! engine thread calls [`ChannelNames::collect`] after every batch. When the
+//! table has grown to twice what the pipeline referred to at the last
+//! collection (plus some slack), the names the pipeline does not refer to now
+//! — no tracked (motif, channel), no staged or held sample — become
+//! *candidates* and the table moves to a new *epoch*. An id can still be in
+//! flight: cached by a producer, or in a batch not yet applied. So every
+//! producer cache and every batch *pins* the epoch it was made under
+//! ([`NamesPin`]); a producer re-syncs its cache when the epoch changes
+//! ([`crate::ingest::BatchWriter::follow_names`]), and a name looked up again
+//! meanwhile stops being a candidate. Once nothing pins the old epoch, the
+//! candidates the pipeline still does not refer to are freed and their ids
+//! reused. Turning collection on is only safe when every producer follows the
+//! names, which is why it is off by default.
 
+use crate::checkpoint::codec::{malformed, Decoded, Reader, Writer};
 use crate::sample::{ChannelId, ANONYMOUS, ANONYMOUS_NAME};
 use rustc_hash::FxHashMap;
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+/// Names held beyond twice the referenced ones before a collection starts.
+const SLACK_NAMES: usize = 4096;
+/// Name bytes held beyond twice the referenced ones before a collection starts.
+const SLACK_BYTES: usize = 4 << 20;
+/// Ids a checkpoint may name: a table's ids stay below the most names it held
+/// at once, and a run holding 2^26 names would need gigabytes for them. The
+/// bound keeps a damaged file from making the restored table (16 bytes per id)
+/// or a channel table (4 bytes per id and motif) allocate without limit.
+const MAX_RESTORED_ID: ChannelId = 1 << 26;
 
 /// One interned name. A single allocation is shared by the shared table (map
 /// key and id → name list) and every producer's cache, which keeps the
@@ -38,19 +66,104 @@ impl PartialEq for Name {
 
 impl Eq for Name {}
 
-/// The process-wide id ↔ name table. Ids are dense and assigned in first-seen order.
+/// An epoch of the name table; its strong count is the number of caches and
+/// batches that may hold ids issued under it.
+#[derive(Debug, Default)]
+struct Epoch;
+
+/// Pins the epoch of the name table that a batch's ids were issued under:
+/// no id a pinned epoch could have handed out is freed.
+#[derive(Debug, Clone)]
+pub struct NamesPin(Arc<Epoch>);
+
+impl NamesPin {
+    /// Both pin the same epoch.
+    pub fn same(&self, other: &NamesPin) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Bookkeeping of collection.
+#[derive(Debug)]
+struct Collector {
+    /// Collection is on.
+    enabled: bool,
+    /// The current epoch's pin.
+    pin: Arc<Epoch>,
+    /// Candidates of the round in progress (empty: no round).
+    retiring: Vec<ChannelId>,
+    /// The epoch the candidates were found in; the round ends when nothing
+    /// pins it.
+    retiring_epoch: Weak<Epoch>,
+    /// Bit per id: a candidate not looked up since.
+    candidate: Vec<u64>,
+    /// Scratch bit per id: referenced by the pipeline.
+    marks: Vec<u64>,
+    /// A round starts when more names than this are held…
+    next_names: usize,
+    /// …or more name bytes than this.
+    next_bytes: usize,
+    /// Names freed so far.
+    freed: u64,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            pin: Arc::new(Epoch),
+            retiring: Vec::new(),
+            retiring_epoch: Weak::new(),
+            candidate: Vec::new(),
+            marks: Vec::new(),
+            next_names: SLACK_NAMES,
+            next_bytes: SLACK_BYTES,
+            freed: 0,
+        }
+    }
+}
+
+fn bit(bits: &[u64], id: ChannelId) -> bool {
+    bits.get(id as usize / 64)
+        .is_some_and(|w| w & (1 << (id % 64)) != 0)
+}
+
+fn set_bit(bits: &mut Vec<u64>, id: ChannelId, on: bool) {
+    let w = id as usize / 64;
+    if bits.len() <= w {
+        bits.resize(w + 1, 0);
+    }
+    if on {
+        bits[w] |= 1 << (id % 64);
+    } else {
+        bits[w] &= !(1 << (id % 64));
+    }
+}
+
+/// The process-wide id ↔ name table.
+///
+/// Invariants: `ids` and `names` hold the same names (`names[id] ==
+/// Some(name)` ⇔ `ids[name] == id`); `free` lists exactly the ids below
+/// `names.len()` without a name; `bytes` is the sum of the held names'
+/// lengths; id 0 is always `_anonymous_`.
 #[derive(Debug)]
 pub struct Interner {
+    /// Name → id of every name held.
     ids: FxHashMap<Name, ChannelId>,
-    names: Vec<Name>,
+    /// `names[id]`: the name of `id`, `None` for a freed id.
+    names: Vec<Option<Name>>,
+    /// Freed ids, reused before new ones are issued.
+    free: Vec<ChannelId>,
+    /// Bytes of the names held.
+    bytes: usize,
+    /// Which epoch the table is in (mirrored in [`ChannelNames`]'s atomic).
+    epoch: u64,
+    collector: Collector,
 }
 
 impl Default for Interner {
     fn default() -> Self {
-        let mut interner = Self {
-            ids: FxHashMap::default(),
-            names: Vec::new(),
-        };
+        let mut interner = Self::empty();
         let anonymous = interner.intern(ANONYMOUS_NAME);
         debug_assert_eq!(anonymous, ANONYMOUS);
         interner
@@ -58,7 +171,18 @@ impl Default for Interner {
 }
 
 impl Interner {
-    /// Returns the id of `name`, assigning the next free one on first sight.
+    fn empty() -> Self {
+        Self {
+            ids: FxHashMap::default(),
+            names: Vec::new(),
+            free: Vec::new(),
+            bytes: 0,
+            epoch: 0,
+            collector: Collector::default(),
+        }
+    }
+
+    /// Returns the id of `name`, assigning a free one on first sight.
     pub fn intern(&mut self, name: &str) -> ChannelId {
         self.intern_shared(name).0
     }
@@ -66,81 +190,277 @@ impl Interner {
     /// Like [`Interner::intern`], also handing out the shared name.
     fn intern_shared(&mut self, name: &str) -> (ChannelId, Name) {
         if let Some((key, &id)) = self.ids.get_key_value(name.as_bytes()) {
+            // Looked up again: in flight, so not to be freed this round.
+            if !self.collector.retiring.is_empty() {
+                set_bit(&mut self.collector.candidate, id, false);
+            }
             return (id, key.clone());
         }
-        let id = ChannelId::try_from(self.names.len()).unwrap_or(ChannelId::MAX);
         let shared = Name(Arc::from(name));
-        self.names.push(shared.clone());
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.names[id as usize] = Some(shared.clone());
+                id
+            }
+            None => {
+                let id = ChannelId::try_from(self.names.len()).unwrap_or(ChannelId::MAX);
+                self.names.push(Some(shared.clone()));
+                id
+            }
+        };
         self.ids.insert(shared.clone(), id);
+        self.bytes += name.len();
         (id, shared)
     }
 
-    /// A table holding `names` with ids in list order, as [`Interner::name`]
-    /// listed them (checkpoint restore). The first must be `_anonymous_`; a
-    /// duplicate would make two ids share a name, so it is refused.
-    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
-        let mut table = Self {
-            ids: FxHashMap::default(),
-            names: Vec::new(),
-        };
-        for (i, name) in names.into_iter().enumerate() {
-            if i == 0 && name != ANONYMOUS_NAME {
-                return Err(format!(
-                    "channel name 0 is {name:?}, not {ANONYMOUS_NAME:?}"
-                ));
-            }
-            if table.ids.contains_key(name.as_bytes()) {
-                return Err(format!("channel name {name:?} appears twice"));
-            }
-            if ChannelId::try_from(i).is_err() {
-                return Err("more channel names than ids".into());
-            }
-            table.intern(name);
-        }
-        if table.names.is_empty() {
-            return Err(format!("the channel names lack {ANONYMOUS_NAME:?}"));
-        }
-        Ok(table)
-    }
-
-    /// Name of `id`; `"?"` for an id this table never issued.
+    /// Name of `id`; `"?"` for an id this table does not hold.
     pub fn name(&self, id: ChannelId) -> &str {
-        self.names.get(id as usize).map_or("?", |n| &n.0)
+        match self.names.get(id as usize) {
+            Some(Some(n)) => &n.0,
+            _ => "?",
+        }
     }
 
-    /// Number of distinct names interned (including `_anonymous_`).
+    /// Whether `id` has a name.
+    pub fn contains(&self, id: ChannelId) -> bool {
+        matches!(self.names.get(id as usize), Some(Some(_)))
+    }
+
+    /// Number of names held (including `_anonymous_`).
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ids.len()
     }
 
     /// Never true: `_anonymous_` is always present.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ids.is_empty()
     }
+
+    /// Bytes of the names held: what the names themselves take, besides
+    /// about 60 bytes of bookkeeping per name.
+    pub fn name_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Names freed by collection so far.
+    pub fn freed(&self) -> u64 {
+        self.collector.freed
+    }
+
+    /// The ids with a name that `visit` reports, and `_anonymous_`, in id
+    /// order.
+    pub(crate) fn referenced(
+        &self,
+        visit: impl FnOnce(&mut dyn FnMut(ChannelId)),
+    ) -> Vec<ChannelId> {
+        let mut marks = vec![0u64; self.names.len().div_ceil(64)];
+        visit(&mut |id| {
+            if let Some(w) = marks.get_mut(id as usize / 64) {
+                *w |= 1 << (id % 64);
+            }
+        });
+        set_bit(&mut marks, ANONYMOUS, true);
+        (0..self.names.len() as ChannelId)
+            .filter(|&id| bit(&marks, id) && self.contains(id))
+            .collect()
+    }
+
+    /// Marks, in the scratch bit set, every id `visit` reports.
+    fn mark(&mut self, visit: impl FnOnce(&mut dyn FnMut(ChannelId))) {
+        let marks = &mut self.collector.marks;
+        marks.clear();
+        marks.resize(self.names.len().div_ceil(64), 0);
+        visit(&mut |id| {
+            if let Some(w) = marks.get_mut(id as usize / 64) {
+                *w |= 1 << (id % 64);
+            }
+        });
+        set_bit(marks, ANONYMOUS, true);
+    }
+
+    /// One step of collection (see the module documentation); `visit` reports
+    /// every id the pipeline refers to. Returns whether the epoch changed.
+    fn collect(&mut self, visit: impl FnOnce(&mut dyn FnMut(ChannelId))) -> bool {
+        if !self.collector.enabled {
+            return false;
+        }
+        if !self.collector.retiring.is_empty() {
+            if self.collector.retiring_epoch.strong_count() == 0 {
+                self.finish_round(visit);
+            }
+            return false;
+        }
+        let c = &self.collector;
+        if self.ids.len() <= c.next_names && self.bytes <= c.next_bytes {
+            return false;
+        }
+        self.mark(visit);
+        let c = &mut self.collector;
+        for (id, name) in self.names.iter().enumerate() {
+            let id = id as ChannelId;
+            if name.is_some() && !bit(&c.marks, id) {
+                c.retiring.push(id);
+                set_bit(&mut c.candidate, id, true);
+            }
+        }
+        if c.retiring.is_empty() {
+            self.set_thresholds();
+            return false;
+        }
+        c.retiring_epoch = Arc::downgrade(&c.pin);
+        c.pin = Arc::new(Epoch);
+        self.epoch += 1;
+        true
+    }
+
+    /// Frees the candidates nothing looked up and the pipeline still does not
+    /// refer to.
+    fn finish_round(&mut self, visit: impl FnOnce(&mut dyn FnMut(ChannelId))) {
+        self.mark(visit);
+        let retiring = std::mem::take(&mut self.collector.retiring);
+        for &id in &retiring {
+            let c = &mut self.collector;
+            if bit(&c.candidate, id) && !bit(&c.marks, id) {
+                if let Some(name) = self.names[id as usize].take() {
+                    self.ids.remove(name.0.as_bytes());
+                    self.bytes -= name.0.len();
+                    self.free.push(id);
+                    c.freed += 1;
+                }
+            }
+            set_bit(&mut self.collector.candidate, id, false);
+        }
+        self.collector.retiring = retiring;
+        self.collector.retiring.clear();
+        self.set_thresholds();
+    }
+
+    fn set_thresholds(&mut self) {
+        let c = &mut self.collector;
+        c.next_names = 2 * self.ids.len() + SLACK_NAMES;
+        c.next_bytes = 2 * self.bytes + SLACK_BYTES;
+    }
+}
+
+/// Checkpoint part: the names the pipeline refers to, with their ids; every
+/// other id is free in the restored table.
+impl Interner {
+    /// Writes the names of `ids` ([`Self::referenced`]).
+    pub(crate) fn encode_ids(&self, w: &mut Writer, ids: &[ChannelId]) {
+        w.len(ids.len());
+        for &id in ids {
+            w.u32(id);
+            w.str(self.name(id));
+        }
+    }
+
+    /// Reads a table written by [`Self::encode_ids`]: `_anonymous_`
+    /// must be id 0, and no id or name may appear twice.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
+        let n = r.len("channel names", 12)?;
+        let mut table = Self::empty();
+        for _ in 0..n {
+            let id = r.u32("channel id")?;
+            let name = r.str("channel name")?;
+            if table.contains(id) || table.ids.contains_key(name.as_bytes()) {
+                return Err(malformed(format!(
+                    "channel {id} {name:?}: the id or the name appears twice"
+                )));
+            }
+            if (id == ANONYMOUS) != (name == ANONYMOUS_NAME) {
+                return Err(malformed(format!(
+                    "channel {id} is {name:?}: {ANONYMOUS_NAME:?} must be channel {ANONYMOUS}"
+                )));
+            }
+            if id >= MAX_RESTORED_ID {
+                return Err(malformed(format!(
+                    "channel id {id} is beyond any table a run builds ({MAX_RESTORED_ID})"
+                )));
+            }
+            if table.names.len() <= id as usize {
+                table.names.resize(id as usize + 1, None);
+            }
+            let shared = Name(Arc::from(name));
+            table.names[id as usize] = Some(shared.clone());
+            table.ids.insert(shared, id);
+            table.bytes += name.len();
+        }
+        if !table.contains(ANONYMOUS) {
+            return Err(malformed(format!(
+                "the channel names lack {ANONYMOUS_NAME:?}"
+            )));
+        }
+        table.free = (0..table.names.len() as ChannelId)
+            .rev()
+            .filter(|&id| !table.contains(id))
+            .collect();
+        table.set_thresholds();
+        Ok(table)
+    }
+}
+
+/// The table and its epoch, readable without the lock.
+#[derive(Debug, Default)]
+struct Shared {
+    table: Mutex<Interner>,
+    epoch: AtomicU64,
 }
 
 /// Shared handle on the [`Interner`]. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct ChannelNames(Arc<Mutex<Interner>>);
+pub struct ChannelNames(Arc<Shared>);
 
 impl ChannelNames {
-    /// Locks the table. A panic elsewhere cannot poison it for good: the table is
-    /// append-only, so the data behind a poisoned lock is still consistent.
+    /// Locks the table. A panic elsewhere cannot poison it for good: every
+    /// change leaves the table consistent before the next one starts.
     pub fn lock(&self) -> MutexGuard<'_, Interner> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A handle on `table` (a restored one).
     pub fn new(table: Interner) -> Self {
-        Self(Arc::new(Mutex::new(table)))
+        let epoch = table.epoch;
+        Self(Arc::new(Shared {
+            table: Mutex::new(table),
+            epoch: AtomicU64::new(epoch),
+        }))
     }
 
     /// A producer-private cache in front of this table.
     pub fn local(&self) -> LocalInterner {
+        let (epoch, pin) = self.current();
         LocalInterner {
             shared: self.clone(),
             cache: FxHashMap::default(),
+            epoch,
+            pin,
         }
+    }
+
+    fn current(&self) -> (u64, NamesPin) {
+        let t = self.lock();
+        (t.epoch, NamesPin(Arc::clone(&t.collector.pin)))
+    }
+
+    /// Turns collection on or off. On only when every producer calls
+    /// [`crate::ingest::BatchWriter::follow_names`] before the lines it
+    /// parses (see the module documentation).
+    pub fn set_collection(&self, on: bool) {
+        self.lock().collector.enabled = on;
+    }
+
+    /// One step of collection, for the engine thread after each batch it
+    /// applied: cheap unless the table has grown or a round can end.
+    pub fn collect(&self, pipeline: &crate::Pipeline) {
+        let mut t = self.lock();
+        if t.collect(|f| pipeline.for_each_channel(f)) {
+            self.0.epoch.store(t.epoch, Ordering::Release);
+        }
+    }
+
+    /// Bytes of the names held (see [`Interner::name_bytes`]).
+    pub fn name_bytes(&self) -> usize {
+        self.lock().name_bytes()
     }
 }
 
@@ -150,6 +470,10 @@ pub struct LocalInterner {
     shared: ChannelNames,
     /// Searched by bytes, so a known name is found without a UTF-8 check.
     cache: FxHashMap<Name, ChannelId>,
+    /// The table's epoch this cache was filled in.
+    epoch: u64,
+    /// Pins that epoch while the cache holds its ids.
+    pin: NamesPin,
 }
 
 impl LocalInterner {
@@ -187,6 +511,32 @@ impl LocalInterner {
     pub fn names(&self) -> &ChannelNames {
         &self.shared
     }
+
+    /// The table was collected since this cache was filled: call
+    /// [`Self::refresh`] before parsing more (one atomic load).
+    #[inline]
+    pub fn is_stale(&self) -> bool {
+        self.shared.0.epoch.load(Ordering::Acquire) != self.epoch
+    }
+
+    /// Empties the cache and moves it to the table's current epoch. Ids
+    /// handed out before must not be used in a batch pinned with the new
+    /// epoch.
+    pub fn refresh(&mut self) {
+        let (epoch, pin) = self.shared.current();
+        if self.cache.capacity() > 4 * SLACK_NAMES {
+            self.cache = FxHashMap::default();
+        } else {
+            self.cache.clear();
+        }
+        self.epoch = epoch;
+        self.pin = pin;
+    }
+
+    /// The epoch the cached ids were issued under.
+    pub fn pin(&self) -> &NamesPin {
+        &self.pin
+    }
 }
 
 #[cfg(test)]
@@ -206,5 +556,67 @@ mod tests {
         assert_eq!(names.lock().name(q2), "q2");
         assert_eq!(names.lock().name(ANONYMOUS), ANONYMOUS_NAME);
         assert_eq!(names.lock().len(), 3);
+        assert_eq!(names.name_bytes(), ANONYMOUS_NAME.len() + 4);
+    }
+
+    /// Collects with `referenced` as the pipeline's channels.
+    fn collect(names: &ChannelNames, referenced: &[ChannelId]) -> bool {
+        let mut t = names.lock();
+        let changed = t.collect(|f| referenced.iter().for_each(|&id| f(id)));
+        if changed {
+            names.0.epoch.store(t.epoch, Ordering::Release);
+        }
+        changed
+    }
+
+    #[test]
+    fn unreferenced_names_are_freed_once_no_epoch_pin_is_left() {
+        let names = ChannelNames::default();
+        names.set_collection(true);
+        let mut p = names.local();
+        let ids: Vec<ChannelId> = (0..SLACK_NAMES as u32 + 10)
+            .map(|i| p.intern(&format!("c{i}")))
+            .collect();
+        let (kept, in_flight) = (ids[3], ids[4]);
+        assert!(collect(&names, &[kept]), "a round starts");
+        assert!(p.is_stale());
+        // The producer still holds the old epoch: nothing may be freed.
+        assert!(!collect(&names, &[kept]));
+        assert_eq!(names.lock().freed(), 0);
+        let old = p.pin().clone();
+        p.refresh();
+        assert!(!p.is_stale() && !p.pin().same(&old));
+        // A batch parsed before the refresh still pins the old epoch.
+        collect(&names, &[kept]);
+        assert_eq!(names.lock().freed(), 0);
+        // Looked up again under the new epoch: no longer a candidate.
+        assert_eq!(p.intern("c4"), in_flight);
+        drop(old);
+        collect(&names, &[kept]);
+        let t = names.lock();
+        assert_eq!(t.freed(), ids.len() as u64 - 2);
+        assert_eq!(
+            t.len(),
+            3,
+            "_anonymous_, the referenced and the looked-up name"
+        );
+        assert_eq!((t.name(kept), t.name(in_flight)), ("c3", "c4"));
+        assert_eq!(t.name(ids[0]), "?");
+        drop(t);
+        let again = p.intern("c0");
+        assert!(ids.contains(&again), "freed ids are reused");
+        assert_eq!(names.name_bytes(), ANONYMOUS_NAME.len() + 3 * 2);
+    }
+
+    #[test]
+    fn without_collection_nothing_is_freed() {
+        let names = ChannelNames::default();
+        let mut p = names.local();
+        for i in 0..2 * SLACK_NAMES {
+            p.intern(&format!("c{i}"));
+        }
+        assert!(!collect(&names, &[]));
+        assert!(!p.is_stale());
+        assert_eq!(names.lock().len(), 2 * SLACK_NAMES + 1);
     }
 }

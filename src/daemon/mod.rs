@@ -16,7 +16,7 @@ use engine_loop::{Control, EngineLoop};
 use episode_log::EpisodeLog;
 use metrics::MetricsFiller;
 use motifd_engine::checkpoint::Fingerprint;
-use motifd_engine::{ingest, ChannelNames, EngineLimits, Pipeline};
+use motifd_engine::{ingest, ChannelNames, EngineLimits, Pipeline, PipelineConfig};
 use motifd_exporter::{
     ExporterCounters, Liveness, Namespace, RenderOptions, ScrapeServer, ServerConfig,
     SnapshotHandle, SnapshotPublisher, TextfileConfig, TextfileWriter,
@@ -104,14 +104,18 @@ pub fn run_with(
 
     // Engine state: restored from the checkpoint when there is one for this
     // configuration (before any producer can intern a channel name).
-    let limits = EngineLimits {
-        channel_ttl: config.channel_ttl,
-        max_channels: config.max_channels,
+    let pipeline_config = PipelineConfig {
+        window: config.window,
+        limits: EngineLimits {
+            channel_ttl: config.channel_ttl,
+            max_channels: config.max_channels,
+        },
+        ..PipelineConfig::default()
     };
     let restored = config
         .checkpoint
         .as_deref()
-        .and_then(|path| checkpointing::restore(path, &grammar, config.window, limits));
+        .and_then(|path| checkpointing::restore(path, &grammar, &pipeline_config));
     let restored_ok = restored.is_some();
     let (pipeline, names) = match restored {
         Some(r) => {
@@ -125,12 +129,13 @@ pub fn run_with(
             (r.pipeline, ChannelNames::new(r.names))
         }
         None => (
-            Pipeline::new(Arc::clone(&grammar), config.window, limits),
+            Pipeline::new(Arc::clone(&grammar), &pipeline_config)
+                .map_err(|e| Failure::new(e.to_string()))?,
             ChannelNames::default(),
         ),
     };
     let checkpointer = config.checkpoint.clone().map(|path| {
-        let fingerprint = Fingerprint::of(&grammar, config.window, &limits);
+        let fingerprint = Fingerprint::of(&grammar, &pipeline_config);
         Checkpointer::new(path, secs(config.checkpoint_interval), fingerprint)
     });
 

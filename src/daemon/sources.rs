@@ -11,7 +11,7 @@ use crate::lines::{Line, LineSplitter, Next};
 use crossbeam_channel::Sender;
 use motifd_engine::ingest::{Batch, BatchWriter, Disconnected, DEFAULT_BATCH};
 use motifd_engine::parse::is_csv_header;
-use motifd_engine::{ChannelNames, Format, Grammar, RecordParser, RejectReason};
+use motifd_engine::{ChannelNames, Grammar, RecordFormat, RecordParser, RejectReason};
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -239,8 +239,8 @@ fn ingest_line(
     }
     let parsed = match format {
         LineFormat::Auto => parser.auto(text),
-        LineFormat::Csv => parser.parse(Format::Csv, text),
-        LineFormat::Jsonl => parser.parse(Format::Jsonl, text),
+        LineFormat::Csv => parser.parse(RecordFormat::Csv, text),
+        LineFormat::Jsonl => parser.parse(RecordFormat::Jsonl, text),
     };
     match parsed {
         Ok(sample) => writer.push(sample).is_ok(),
