@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod dsfb;
 pub mod dwell;
 pub mod episode;
+pub mod episode_stats;
 pub mod future;
 pub mod grammar;
 pub mod ingest;

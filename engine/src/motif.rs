@@ -11,10 +11,10 @@ use crate::channels::ChannelTable;
 use crate::checkpoint::codec::{malformed, Decoded, Known, Reader, Writer};
 use crate::dwell::{classify, Phase, Step};
 use crate::episode::{ClosedBy, Episode};
+pub use crate::episode_stats::EpisodeStats;
 use crate::grammar::{Grammar, MotifId, MotifParams};
 use crate::sample::{ChannelId, Sample};
 use crate::trust::{raw_weight, TrustTable};
-use motifd_histogram::{FixedHistogram, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS};
 use std::sync::Arc;
 
 /// Receives closed episodes.
@@ -45,36 +45,6 @@ impl Default for EngineLimits {
         Self {
             channel_ttl: None,
             max_channels: 1_000_000,
-        }
-    }
-}
-
-/// Episode statistics of one motif, kept for the exporter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EpisodeStats {
-    /// Episodes closed.
-    pub episodes: u64,
-    /// Episodes open now.
-    pub open: u64,
-    /// Peak of the last closed episode (NaN before the first).
-    pub last_peak: f64,
-    /// Trust sum at the last close (NaN before the first).
-    pub last_trust_sum: f64,
-    /// Durations of closed episodes, seconds.
-    pub duration: FixedHistogram,
-    /// Peaks of closed episodes.
-    pub peak: FixedHistogram,
-}
-
-impl Default for EpisodeStats {
-    fn default() -> Self {
-        Self {
-            episodes: 0,
-            open: 0,
-            last_peak: f64::NAN,
-            last_trust_sum: f64::NAN,
-            duration: FixedHistogram::new(EPISODE_DURATION_BOUNDS_SECONDS),
-            peak: FixedHistogram::new(EPISODE_PEAK_BOUNDS),
         }
     }
 }
@@ -452,28 +422,6 @@ impl MotifEngine {
             .map(|m| 512 + m.channels.encoded_size() + m.trust.encoded_size())
             .sum();
         64 + motifs
-    }
-}
-
-impl EpisodeStats {
-    fn encode(&self, w: &mut Writer) {
-        w.u64(self.episodes);
-        w.u64(self.open);
-        w.f64(self.last_peak);
-        w.f64(self.last_trust_sum);
-        w.histogram(&self.duration);
-        w.histogram(&self.peak);
-    }
-
-    fn decode(r: &mut Reader<'_>, what: &str) -> Decoded<Self> {
-        Ok(Self {
-            episodes: r.counter(what)?,
-            open: r.counter(what)?,
-            last_peak: r.f64(what)?,
-            last_trust_sum: r.f64(what)?,
-            duration: r.histogram(EPISODE_DURATION_BOUNDS_SECONDS, what)?,
-            peak: r.histogram(EPISODE_PEAK_BOUNDS, what)?,
-        })
     }
 }
 

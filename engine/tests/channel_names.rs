@@ -80,6 +80,11 @@ fn names_of_refused_channels_are_freed_and_not_checkpointed() {
         written_unix: 0.0,
     };
     let bytes = checkpoint::encode(&pipeline, &table, &fp, &meta);
+    eprintln!(
+        "{NAMES} names of {NAME_BYTES} bytes: at most {most} bytes of names held, {} freed, checkpoint {} bytes",
+        table.freed(),
+        bytes.len()
+    );
     assert!(bytes.len() < 2 << 20, "checkpoint of {} bytes", bytes.len());
     let restored = checkpoint::decode(&bytes, grammar, &config).unwrap();
     assert!(
