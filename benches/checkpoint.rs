@@ -8,14 +8,14 @@ mod common;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use motifd_engine::checkpoint::{self, Fingerprint, Meta};
 use motifd_engine::intern::Interner;
-use motifd_engine::{EngineLimits, Episode, Pipeline};
+use motifd_engine::{Episode, Pipeline, PipelineConfig};
 use std::sync::Arc;
 
 fn checkpoint(c: &mut Criterion) {
     let grammar = Arc::new(common::grammar());
     let channels = if common::smoke() { 1_000 } else { 100_000 };
-    let limits = EngineLimits::default();
-    let mut pipeline = Pipeline::new(Arc::clone(&grammar), 10.0, limits);
+    let config = PipelineConfig::default();
+    let mut pipeline = Pipeline::new(Arc::clone(&grammar), &config).unwrap();
     let mut names = Interner::default();
     for c in 1..channels {
         names.intern(&format!("db-{c}"));
@@ -26,7 +26,7 @@ fn checkpoint(c: &mut Criterion) {
     }
     let tracked = pipeline.engine().counters().channels_tracked;
     let staged = pipeline.counters().staged;
-    let fingerprint = Fingerprint::of(&grammar, 10.0, &limits);
+    let fingerprint = Fingerprint::of(&grammar, &config);
     let meta = Meta {
         episode_log_len: Some(0),
         written_unix: 0.0,
@@ -45,7 +45,7 @@ fn checkpoint(c: &mut Criterion) {
     });
     g.bench_function("decode", |b| {
         b.iter(|| {
-            checkpoint::decode(black_box(&bytes), Arc::clone(&grammar), 10.0, limits)
+            checkpoint::decode(black_box(&bytes), Arc::clone(&grammar), &config)
                 .map(|r| r.summary.staged)
                 .unwrap()
         })

@@ -14,7 +14,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use motifd_engine::{ReorderBuffer, Sample};
 
 fn run(window: f64, samples: &[Sample]) -> (f64, ReorderBuffer) {
-    let mut rb = ReorderBuffer::new(window);
+    let mut rb = ReorderBuffer::new(window).unwrap();
     let mut acc = 0.0;
     for &s in samples {
         rb.push(s, |x| acc += x.value);
@@ -31,7 +31,7 @@ fn reorder(c: &mut Criterion) {
     // Outside the timed loop: the jittered stream really is reordered without
     // a single drop. Staged: a full window (10,000) in order; with ±5 s jitter
     // about half a window's worth of arrivals is still above the cutoff.
-    let mut rb = ReorderBuffer::new(common::WINDOW);
+    let mut rb = ReorderBuffer::new(common::WINDOW).unwrap();
     let mut max_staged = 0;
     for &s in &jittered {
         rb.push(s, |_| {});

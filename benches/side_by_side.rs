@@ -20,7 +20,9 @@ use criterion::{
     black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use dsfb_database::{MotifGrammar, ResidualClass, ResidualSample, ResidualStream};
-use motifd_engine::{EngineLimits, Episode, Grammar, MotifEngine, Pipeline, Sample};
+use motifd_engine::{
+    EngineLimits, Episode, Grammar, MotifEngine, Pipeline, PipelineConfig, Sample,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +50,11 @@ fn ours(grammar: &Arc<Grammar>, samples: &[Sample]) -> Vec<Episode> {
 }
 
 fn ours_pipeline(grammar: &Arc<Grammar>, arrivals: &[Sample]) -> Vec<Episode> {
-    let mut pipeline = Pipeline::new(grammar.clone(), common::WINDOW, EngineLimits::default());
+    let config = PipelineConfig {
+        window: common::WINDOW,
+        ..PipelineConfig::default()
+    };
+    let mut pipeline = Pipeline::new(grammar.clone(), &config).unwrap();
     let mut episodes = Vec::new();
     let mut sink = |e: &Episode| episodes.push(*e);
     for &s in arrivals {

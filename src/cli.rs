@@ -118,6 +118,10 @@ pub struct ReplayArgs {
     /// Reorder window in seconds (0 = strictly in order).
     #[arg(long, default_value_t = motifd_engine::reorder::DEFAULT_WINDOW, value_name = "SECONDS", allow_negative_numbers = true)]
     pub window: f64,
+    /// A sample more than this many seconds ahead of the newest one is held
+    /// until the stream confirms the jump, else rejected (`future_time`).
+    #[arg(long, default_value_t = motifd_engine::future::DEFAULT_MAX_FUTURE_JUMP, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub max_future_jump: f64,
     /// Motif grammar (TOML); default: the five dsfb-database motifs.
     #[arg(long, value_name = "FILE")]
     pub grammar: Option<PathBuf>,

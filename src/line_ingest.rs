@@ -19,7 +19,7 @@ use crate::lines::{Line, LineSplitter, Next};
 use crate::log_throttle::{Say, Throttle};
 use motifd_engine::ingest::{BatchWriter, Disconnected};
 use motifd_engine::parse::{is_csv_header, CSV_HEADER};
-use motifd_engine::{ChannelNames, Format, RecordParser, RejectReason, Sample};
+use motifd_engine::{ChannelNames, RecordFormat, RecordParser, RejectReason, Sample};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +61,9 @@ pub struct Options {
     /// Pace samples by event time: this many event seconds per wall-clock
     /// second.
     pub speed: Option<f64>,
+    /// Reject, as `future_time`, a sample more than this many seconds ahead
+    /// of the wall clock (the daemon; a recording replayed has no clock).
+    pub max_ahead_of_clock: Option<f64>,
 }
 
 /// Why ingestion stopped early.
@@ -91,6 +94,9 @@ pub struct LineIngest {
     source: Source,
     notes: RejectNotes,
     pacer: Option<Pacer>,
+    /// Latest acceptable `t`, from the wall clock when the current chunk
+    /// was fed (+∞ without `max_ahead_of_clock`).
+    clock_limit: f64,
 }
 
 /// The source being read now.
@@ -122,6 +128,7 @@ impl LineIngest {
             splitter: LineSplitter::new(options.max_line),
             notes: RejectNotes::new(options.report),
             pacer: options.speed.map(Pacer::new),
+            clock_limit: f64::INFINITY,
             options,
             source: Source {
                 name: String::new(),
@@ -148,6 +155,7 @@ impl LineIngest {
     /// The engine has gone away, or the input broke a rule that ends the run.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Stopped> {
         self.follow_grammar()?;
+        self.read_clock();
         let mut stopped = None;
         let mut splitter = std::mem::replace(&mut self.splitter, LineSplitter::new(0));
         splitter.feed(bytes, &mut |line_no, line| match self.line(line_no, line) {
@@ -200,8 +208,21 @@ impl LineIngest {
         Ok(self.writer.flush()?)
     }
 
-    /// Picks up a grammar replaced since the last read (SIGHUP).
+    /// The wall-clock bound on event times for the chunk being fed: read
+    /// once per chunk, not per sample.
+    fn read_clock(&mut self) {
+        if let Some(ahead) = self.options.max_ahead_of_clock {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.clock_limit = now + ahead;
+        }
+    }
+
+    /// Picks up a grammar replaced since the last read (SIGHUP), and the
+    /// channel-name table's epoch (names freed since are not handed out).
     fn follow_grammar(&mut self) -> Result<(), Stopped> {
+        self.writer.follow_names(&mut self.parser)?;
         if self.grammar.generation() != self.generation {
             let (generation, grammar) = self.grammar.load();
             self.writer.set_generation(generation)?;
@@ -241,10 +262,13 @@ impl LineIngest {
         }
         let parsed = match self.source.format {
             LineFormat::Auto => self.parser.auto(text),
-            LineFormat::Csv => self.parser.parse(Format::Csv, text),
-            LineFormat::Jsonl => self.parser.parse(Format::Jsonl, text),
+            LineFormat::Csv => self.parser.parse(RecordFormat::Csv, text),
+            LineFormat::Jsonl => self.parser.parse(RecordFormat::Jsonl, text),
         };
         match parsed {
+            Ok(sample) if sample.t > self.clock_limit => {
+                self.reject(line_no, RejectReason::FutureTime, text)
+            }
             Ok(sample) => self.push(sample),
             Err(reason) => self.reject(line_no, reason, text),
         }

@@ -18,7 +18,7 @@ use motifd_engine::checkpoint::{self, CheckpointError, Fingerprint, Meta, Restor
 use motifd_engine::ingest::{Batch, BatchWriter};
 use motifd_engine::intern::Interner;
 use motifd_engine::{
-    ChannelNames, EngineLimits, Episode, EpisodeSink, Grammar, Pipeline, RejectReason,
+    ChannelNames, Episode, EpisodeSink, Grammar, Pipeline, PipelineConfig, RejectReason,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,10 +36,8 @@ pub trait RecordSink {
 /// How a partition's engine is configured.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// Reorder window, seconds.
-    pub window: f64,
-    /// Channel TTL and cap.
-    pub limits: EngineLimits,
+    /// Reorder window, far-future guard, staged cap, channel TTL and cap.
+    pub pipeline: PipelineConfig,
     /// Line format of the payloads.
     pub format: LineFormat,
     /// Longest accepted line.
@@ -59,8 +57,7 @@ pub struct PartitionEngine {
     grammar: Arc<Grammar>,
     generation: u64,
     record: Vec<u8>,
-    window: f64,
-    limits: EngineLimits,
+    config: PipelineConfig,
     last_input: Instant,
     /// Changed since the last checkpoint.
     dirty: bool,
@@ -70,7 +67,9 @@ impl PartitionEngine {
     /// A partition starting empty, under the grammar in `cell`.
     pub fn fresh(cell: &Arc<GrammarCell>, partition: u32, settings: &Settings) -> Self {
         let (_, grammar) = cell.load();
-        let pipeline = Pipeline::new(grammar, settings.window, settings.limits);
+        // Settings are validated before any partition is assigned.
+        let pipeline = Pipeline::new(grammar, &settings.pipeline)
+            .unwrap_or_else(|e| unreachable!("validated pipeline settings: {e}"));
         Self::with(cell, partition, settings, pipeline, ChannelNames::default())
     }
 
@@ -91,7 +90,7 @@ impl PartitionEngine {
             names,
             meta,
             ..
-        } = checkpoint::decode(bytes, grammar, settings.window, settings.limits)?;
+        } = checkpoint::decode(bytes, grammar, &settings.pipeline)?;
         let names = ChannelNames::new(names);
         Ok((Self::with(cell, partition, settings, pipeline, names), meta))
     }
@@ -110,6 +109,7 @@ impl PartitionEngine {
             strict: false,
             header_first: false,
             speed: None,
+            max_ahead_of_clock: None,
         };
         let writer = BatchWriter::new(tx, BATCH);
         let mut ingest = LineIngest::new(Arc::clone(cell), &names, writer, options);
@@ -125,8 +125,7 @@ impl PartitionEngine {
             grammar,
             generation,
             record: Vec::with_capacity(512),
-            window: settings.window,
-            limits: settings.limits,
+            config: settings.pipeline,
             last_input: Instant::now(),
             dirty: false,
         }
@@ -189,7 +188,7 @@ impl PartitionEngine {
     }
 
     fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(&self.grammar, self.window, &self.limits)
+        Fingerprint::of(&self.grammar, &self.config)
     }
 
     /// Episodes open now, all motifs.

@@ -22,7 +22,7 @@ use crate::line_ingest::{LineFormat, RejectReport};
 use crate::partition_engine::{PartitionEngine, RecordSink, Settings};
 use crate::partitioning::Router;
 use crate::routed_lines::{route_files, Reading, Routed};
-use motifd_engine::{EngineLimits, Episode};
+use motifd_engine::Episode;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,11 +44,7 @@ pub fn run(args: &ReplayArgs, n: u32) -> Result<ExitCode, Failure> {
     let cell = Arc::new(GrammarCell::new(Arc::clone(&grammar)));
     let started = Instant::now();
     let settings = Settings {
-        window: args.window,
-        limits: EngineLimits {
-            channel_ttl: args.channel_ttl,
-            max_channels: args.max_channels,
-        },
+        pipeline: crate::replay::pipeline_config(args),
         // The router has checked each line in its file's format; a valid
         // record reads the same under `auto`, as the Kafka source reads it.
         format: LineFormat::Auto,

@@ -13,7 +13,7 @@
 
 use motifd_engine::sample::ANONYMOUS;
 use motifd_engine::{
-    ChannelId, ChannelNames, ClassId, Format, Grammar, RecordParser, RejectReason,
+    ChannelId, ChannelNames, ClassId, Grammar, RecordFormat, RecordParser, RejectReason,
 };
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -102,7 +102,7 @@ impl Router {
     }
 
     /// Where `line` (without its newline) goes; `format` None = per line.
-    pub fn route(&mut self, line: &[u8], format: Option<Format>) -> Route {
+    pub fn route(&mut self, line: &[u8], format: Option<RecordFormat>) -> Route {
         if line.iter().all(u8::is_ascii_whitespace) || motifd_engine::parse::is_csv_header(line) {
             return Route::Skip;
         }

@@ -15,7 +15,9 @@ use crate::summary::Summary;
 use crossbeam_channel::Sender;
 use motifd_engine::episode::CSV_HEADER as EPISODE_CSV_HEADER;
 use motifd_engine::ingest::{self, Batch, BatchWriter, DEFAULT_BATCH};
-use motifd_engine::{ChannelNames, EngineLimits, Episode, Format, Grammar, Pipeline};
+use motifd_engine::{
+    ChannelNames, EngineLimits, Episode, Grammar, Pipeline, PipelineConfig, RecordFormat,
+};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -39,6 +41,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         None => open_inputs(&args)?,
     };
     let names = ChannelNames::default();
+    // The line path follows the name table, so names nothing refers to any
+    // more are freed while the replay runs; the trace and tape readers do not.
+    let lines_only = args.tape.is_none() && args.from.is_none();
+    names.set_collection(lines_only);
     let started = Instant::now();
 
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
@@ -50,6 +56,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         strict: args.strict,
         header_first: true,
         speed: args.speed,
+        max_ahead_of_clock: None,
     };
     let producer = match (&args.tape, from_options(&args)) {
         (Some(tape), _) => {
@@ -67,24 +74,28 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         )?,
     };
 
-    let limits = EngineLimits {
-        channel_ttl: args.channel_ttl,
-        max_channels: args.max_channels,
-    };
-    let mut pipeline = Pipeline::new(Arc::clone(&grammar), args.window, limits);
+    let mut pipeline = Pipeline::new(Arc::clone(&grammar), &pipeline_config(&args))
+        .map_err(|e| Failure::new(format!("--{} {}", e.key.replace('_', "-"), e.rule)))?;
     let mut out = EpisodeWriter::new(args.output_format, args.check.is_none());
     let mut episodes_per_motif = vec![0u64; grammar.motifs().len()];
+    let names_table = &names;
     for batch in rx {
         pipeline.add_rejections(&batch.rejected);
-        let names = names.lock();
+        let names = names_table.lock();
         let mut sink = |e: &Episode| {
             episodes_per_motif[e.motif as usize] += 1;
             out.write(e, &grammar, &names);
         };
-        for s in batch.samples {
+        for &s in &batch.samples {
             pipeline.push(s, &mut sink);
         }
         drop(names);
+        // The batch's samples are in the pipeline now: its pin on the name
+        // table can go before the table is collected.
+        drop(batch);
+        if lines_only {
+            names_table.collect(&pipeline);
+        }
         out.flush_if_large()?;
         if let Some(bar) = &progress {
             bar.set_position(bytes_read.load(Ordering::Relaxed));
@@ -146,12 +157,26 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     }
 }
 
+/// The engine settings the flags give.
+pub(crate) fn pipeline_config(args: &ReplayArgs) -> PipelineConfig {
+    PipelineConfig {
+        window: args.window,
+        max_future_jump: args.max_future_jump,
+        limits: EngineLimits {
+            channel_ttl: args.channel_ttl,
+            max_channels: args.max_channels,
+        },
+        ..PipelineConfig::default()
+    }
+}
+
 /// Checks the flags with the rules `motifd run` applies to the same settings.
 fn validate(args: &ReplayArgs) -> Result<(), Failure> {
     fn flag(name: &'static str) -> impl Fn(String) -> Failure {
         move |why| Failure::new(format!("--{name} {why}"))
     }
     rules::non_negative_seconds(args.window).map_err(flag("window"))?;
+    rules::positive_seconds(args.max_future_jump).map_err(flag("max-future-jump"))?;
     if let Some(speed) = args.speed {
         if !(speed > 0.0 && speed.is_finite()) {
             return Err(Failure::new(format!(
@@ -226,9 +251,9 @@ pub(crate) fn open_paths(
             let format = match input_format {
                 Some(format) => format,
                 None if name == "-" => LineFormat::Csv,
-                None => match Format::from_path(name) {
-                    Format::Csv => LineFormat::Csv,
-                    Format::Jsonl => LineFormat::Jsonl,
+                None => match RecordFormat::from_path(name) {
+                    RecordFormat::Csv => LineFormat::Csv,
+                    RecordFormat::Jsonl => LineFormat::Jsonl,
                 },
             };
             let reader: Box<dyn Read + Send> = if name == "-" {

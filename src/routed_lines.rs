@@ -14,7 +14,7 @@ use crate::line_ingest::{preview, LineFormat};
 use crate::lines::{for_each_line, Line, Next};
 use crate::partitioning::{Route, Router};
 use motifd_engine::parse::{is_csv_header, CSV_HEADER};
-use motifd_engine::{Format, RejectCounts, RejectReason};
+use motifd_engine::{RecordFormat, RejectCounts, RejectReason};
 use std::fs::File;
 use std::io::{self, Read};
 
@@ -86,8 +86,8 @@ pub fn route_files(
         file.at_start = format == LineFormat::Csv;
         file.parse_as = match format {
             LineFormat::Auto => None,
-            LineFormat::Csv => Some(Format::Csv),
-            LineFormat::Jsonl => Some(Format::Jsonl),
+            LineFormat::Csv => Some(RecordFormat::Csv),
+            LineFormat::Jsonl => Some(RecordFormat::Jsonl),
         };
         for_each_line(reader, reading.max_line, |line_no, line| {
             file.line(line_no, line, router, &mut deliver)
@@ -108,7 +108,7 @@ struct FileRouting {
     name: String,
     /// A CSV file whose header has not been seen yet.
     at_start: bool,
-    parse_as: Option<Format>,
+    parse_as: Option<RecordFormat>,
     failed: Option<Failure>,
 }
 
@@ -187,8 +187,8 @@ pub fn format_of(input: &str) -> LineFormat {
     if input == "-" {
         return LineFormat::Csv;
     }
-    match Format::from_path(input) {
-        Format::Csv => LineFormat::Csv,
-        Format::Jsonl => LineFormat::Jsonl,
+    match RecordFormat::from_path(input) {
+        RecordFormat::Csv => LineFormat::Csv,
+        RecordFormat::Jsonl => LineFormat::Jsonl,
     }
 }

@@ -62,6 +62,13 @@ impl fmt::Display for Summary<'_> {
             "  reorder:  flushed {}, dropped out of window {}, staged {} (window {} s)",
             c.flushed, c.dropped_out_of_window, c.staged, self.window
         )?;
+        if c.time_jumps > 0 || c.released_at_cap > 0 {
+            writeln!(
+                f,
+                "  time:     jumps accepted {}, released early at the staged cap {}",
+                c.time_jumps, c.released_at_cap
+            )?;
+        }
         if self.engine.refused_channel_cap > 0 || self.engine.channels_evicted > 0 {
             writeln!(
                 f,

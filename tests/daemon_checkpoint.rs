@@ -8,7 +8,9 @@
 mod common;
 
 use common::*;
-use motifd_engine::{ChannelNames, EngineLimits, Episode, Grammar, Pipeline, RecordParser};
+use motifd_engine::{
+    ChannelNames, EngineLimits, Episode, Grammar, Pipeline, PipelineConfig, RecordParser,
+};
 use std::io::Write;
 use std::path::Path;
 use std::process::ChildStdin;
@@ -29,7 +31,11 @@ fn split_with_open_episodes(records: &[String], from: usize) -> usize {
         channel_ttl: Some(3600.0),
         max_channels: 1_000_000,
     };
-    let mut p = Pipeline::new(grammar, 10.0, limits);
+    let config = PipelineConfig {
+        limits,
+        ..PipelineConfig::default()
+    };
+    let mut p = Pipeline::new(grammar, &config).unwrap();
     for (i, r) in records.iter().enumerate() {
         let s = parser.csv(r.as_bytes()).expect("fixture records parse");
         p.push(s, &mut |_: &Episode| {});

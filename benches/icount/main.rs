@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use motifd_engine::{ChannelNames, EngineLimits, Episode, MotifEngine, RecordParser};
-use motifd_engine::{ReorderBuffer, Sample};
+use motifd_engine::{Pipeline, PipelineConfig, ReorderBuffer, Sample};
 use motifd_exporter::{render, render_to_vec, ExporterStats, Families, RenderOptions, Snapshot};
 
 /// Samples per reorder and engine run: 20 reorder windows at 1,000 samples per
@@ -42,6 +42,8 @@ const BENCHMARKS: &[(&str, &str, Runner)] = &[
     ("reorder_in_order", "sample", reorder_in_order),
     ("reorder_jitter_5s", "sample", reorder_jitter),
     ("engine_step_1000ch", "sample", engine_step),
+    ("pipeline_jitter_5s_1000ch", "sample", pipeline_jitter),
+    ("pipeline_4_producers_1000ch", "sample", pipeline_producers),
     ("csv_parse_1000ch", "line", csv_parse),
     ("render_seed_openmetrics", "series", render_seed),
     ("render_10k_full_openmetrics", "series", render_10k_full),
@@ -104,7 +106,7 @@ fn measured_reorder(rb: &mut ReorderBuffer, samples: &[Sample]) -> (usize, f64) 
 }
 
 fn reorder(samples: Vec<Sample>) -> (usize, f64) {
-    let mut rb = ReorderBuffer::new(common::WINDOW);
+    let mut rb = ReorderBuffer::new(common::WINDOW).unwrap();
     let (released, acc) = measured_reorder(&mut rb, black_box(&samples));
     assert_eq!(rb.counters().dropped_out_of_window, 0, "reorder dropped");
     assert_eq!(released, samples.len(), "reorder released");
@@ -144,6 +146,83 @@ fn engine_step() -> (usize, f64) {
         }
     }
     let episode_samples = measured_engine_step(&mut engine, black_box(&samples));
+    assert!(episode_samples > 0, "the engine closed no episode");
+    (samples.len(), episode_samples as f64)
+}
+
+// ---- pipeline: far-future guard, reorder buffer, engine ---------------------
+
+/// A pipeline that has seen every (class, channel) once, a window before the
+/// stream: slot allocation and the first samples' group are setup.
+fn warmed_pipeline() -> Pipeline {
+    let config = PipelineConfig {
+        window: common::WINDOW,
+        ..PipelineConfig::default()
+    };
+    let mut p = Pipeline::new(Arc::new(common::grammar()), &config).expect("valid config");
+    let mut ignore = |_: &Episode| {};
+    for channel in 0..CHANNELS {
+        for class in 0..common::CLASSES {
+            let warm = Sample::new(common::T0 - 2.0 * common::WINDOW, class, channel, 0.0);
+            p.push(warm, &mut ignore);
+        }
+    }
+    p.flush_staged(&mut ignore);
+    p
+}
+
+#[inline(never)]
+fn measured_pipeline_push(p: &mut Pipeline, samples: &[Sample]) -> u64 {
+    let mut episode_samples = 0u64;
+    let mut sink = |e: &Episode| episode_samples += e.samples;
+    for &s in samples {
+        p.push(s, &mut sink);
+    }
+    p.flush_staged(&mut sink);
+    episode_samples
+}
+
+fn pipeline_jitter() -> (usize, f64) {
+    let samples = common::jittered(STREAM, CHANNELS);
+    let mut p = warmed_pipeline();
+    let episode_samples = measured_pipeline_push(&mut p, black_box(&samples));
+    let c = p.counters();
+    assert_eq!(
+        c.dropped_out_of_window + c.rejected.total(),
+        0,
+        "nothing lost"
+    );
+    assert!(episode_samples > 0, "the engine closed no episode");
+    (samples.len(), episode_samples as f64)
+}
+
+/// Producers as the daemon feeds them: batches of 64 samples, each from one
+/// of four producers in turn (`producer` once per batch, `push_from` per
+/// sample).
+#[inline(never)]
+fn measured_pipeline_push_from(p: &mut Pipeline, samples: &[Sample]) -> u64 {
+    let mut episode_samples = 0u64;
+    let mut sink = |e: &Episode| episode_samples += e.samples;
+    for (i, batch) in samples.chunks(64).enumerate() {
+        let producer = p.producer((i % 4) as u64, std::time::Duration::from_millis(i as u64));
+        for &s in batch {
+            p.push_from(producer, s, &mut sink);
+        }
+    }
+    p.flush_staged(&mut sink);
+    episode_samples
+}
+
+fn pipeline_producers() -> (usize, f64) {
+    let samples = common::jittered(STREAM, CHANNELS);
+    let mut p = warmed_pipeline();
+    let episode_samples = measured_pipeline_push_from(&mut p, black_box(&samples));
+    let c = p.counters();
+    assert_eq!(
+        c.dropped_out_of_window + c.rejected.total(),
+        0,
+        "nothing lost"
+    );
     assert!(episode_samples > 0, "the engine closed no episode");
     (samples.len(), episode_samples as f64)
 }

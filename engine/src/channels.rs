@@ -7,6 +7,7 @@
 //! sample keeps the list sorted, and the channels idle the longest are always at
 //! the head. Every operation is O(1).
 
+use crate::checkpoint::codec::{malformed, Decoded, Known, Reader, Writer};
 use crate::dsfb::Observer;
 use crate::dwell::Phase;
 use crate::sample::ChannelId;
@@ -35,8 +36,10 @@ pub struct Slot {
     pub tie_peak: f64,
     /// The channel this slot tracks.
     pub channel: ChannelId,
-    pub(crate) prev: u32,
-    pub(crate) next: u32,
+    /// Neighbour towards the head (idle longer) of the LRU list, or [`NONE`].
+    prev: u32,
+    /// Neighbour towards the tail (active more recently), or [`NONE`].
+    next: u32,
 }
 
 impl Slot {
@@ -57,15 +60,27 @@ impl Slot {
 }
 
 /// The slots of one motif.
+///
+/// Invariants (checked when a checkpoint is decoded): every slot is either
+/// *live* — `slot_of[slots[s].channel] == s` — or listed once in `free`; the
+/// LRU list runs from `head` to `tail` through every live slot exactly once,
+/// ordered by `last_t` (oldest first) because samples arrive in time order;
+/// `live` counts the live slots.
 #[derive(Debug, Clone, Default)]
 pub struct ChannelTable {
-    /// `slot_of[channel]`, or [`NONE`].
-    pub(crate) slot_of: Vec<u32>,
-    pub(crate) slots: Vec<Slot>,
-    pub(crate) free: Vec<u32>,
-    pub(crate) head: u32,
-    pub(crate) tail: u32,
-    pub(crate) live: usize,
+    /// `slot_of[channel]`: the slot tracking that channel, or [`NONE`]. Indexed
+    /// by channel id, so it is as long as the largest id ever tracked.
+    slot_of: Vec<u32>,
+    /// Slot storage; freed slots stay in place (listed in `free`) and are reused.
+    slots: Vec<Slot>,
+    /// Slots not tracking a channel, reused last-freed first.
+    free: Vec<u32>,
+    /// The slot idle the longest, or [`NONE`] when nothing is tracked.
+    head: u32,
+    /// The slot that got the latest sample, or [`NONE`].
+    tail: u32,
+    /// Live slots: `slots.len() − free.len()`.
+    live: usize,
 }
 
 impl ChannelTable {
@@ -150,6 +165,11 @@ impl ChannelTable {
         self.live
     }
 
+    /// Slots allocated, live or free: the size a trust table must cover.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Live slots in slot order (deterministic for a given input).
     pub fn live_slots(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.slots.len() as u32).filter(|&s| self.slot_of_is(s))
@@ -190,6 +210,189 @@ impl ChannelTable {
             self.slots[old_tail as usize].next = slot;
         }
         self.tail = slot;
+    }
+}
+
+/// Checkpoint part: the id → slot map, every slot (free ones too, so slot
+/// numbers and trust-table indices survive), the free list and the LRU ends.
+impl ChannelTable {
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.len(self.slot_of.len());
+        for &s in &self.slot_of {
+            w.u32(s);
+        }
+        w.len(self.slots.len());
+        for s in &self.slots {
+            s.encode(w);
+        }
+        w.len(self.free.len());
+        for &s in &self.free {
+            w.u32(s);
+        }
+        w.u32(self.head);
+        w.u32(self.tail);
+    }
+
+    /// Decodes a table and checks every invariant of [`ChannelTable`]; live
+    /// slots must name channels that `known` has names for and hold finite
+    /// times.
+    pub(crate) fn decode(r: &mut Reader<'_>, known: Known<'_>, what: &str) -> Decoded<Self> {
+        let n_of = r.len(what, 4)?;
+        let slot_of = (0..n_of)
+            .map(|_| r.u32(what))
+            .collect::<Decoded<Vec<_>>>()?;
+        let n = r.len(what, Slot::BYTES)?;
+        let slots = (0..n)
+            .map(|_| Slot::decode(r, what))
+            .collect::<Decoded<Vec<_>>>()?;
+        let n_free = r.len(what, 4)?;
+        let free = (0..n_free)
+            .map(|_| r.u32(what))
+            .collect::<Decoded<Vec<_>>>()?;
+        let mut table = Self {
+            slot_of,
+            slots,
+            free,
+            head: r.u32(what)?,
+            tail: r.u32(what)?,
+            live: 0,
+        };
+        let bad = |why: String| malformed(format!("{what}: {why}"));
+        let live = table.check_slots(known, what).map_err(bad)?;
+        table.live = live.iter().filter(|&&l| l).count();
+        table.check_lru(&live).map_err(bad)?;
+        Ok(table)
+    }
+
+    /// Checks that every slot is live or free, exactly once, and that live
+    /// slots are well-formed; returns which slots are live.
+    fn check_slots(&self, known: Known<'_>, what: &str) -> Result<Vec<bool>, String> {
+        let n = self.slots.len();
+        let mut live = vec![false; n];
+        for (channel, &s) in self.slot_of.iter().enumerate() {
+            if s == NONE {
+                continue;
+            }
+            if s as usize >= n || self.slots[s as usize].channel as usize != channel {
+                return Err(format!(
+                    "channel {channel} points at slot {s}, which is not its own"
+                ));
+            }
+            if live[s as usize] {
+                return Err(format!("slot {s} is claimed twice"));
+            }
+            live[s as usize] = true;
+            known
+                .channel(channel as ChannelId, what)
+                .map_err(|e| e.to_string())?;
+        }
+        let mut seen_free = vec![false; n];
+        for &s in &self.free {
+            if s as usize >= n || live[s as usize] || seen_free[s as usize] {
+                return Err(format!(
+                    "free slot {s} is out of range, live or listed twice"
+                ));
+            }
+            seen_free[s as usize] = true;
+        }
+        let live_count = live.iter().filter(|&&l| l).count();
+        if live_count + self.free.len() != n {
+            return Err(format!(
+                "{live_count} live + {} free slots do not account for {n} slots",
+                self.free.len()
+            ));
+        }
+        for (i, s) in self.slots.iter().enumerate() {
+            if live[i] && !(s.last_t.is_finite() && s.phase.open_since().is_none_or(f64::is_finite))
+            {
+                return Err(format!("slot {i} holds a non-finite time"));
+            }
+        }
+        Ok(live)
+    }
+
+    /// Checks that the LRU list is one chain from head to tail through every
+    /// live slot.
+    fn check_lru(&self, live: &[bool]) -> Result<(), String> {
+        let (mut at, mut prev, mut visited) = (self.head, NONE, 0usize);
+        while at != NONE {
+            let i = at as usize;
+            if i >= live.len() || !live[i] || self.slots[i].prev != prev || visited == self.live {
+                return Err("the LRU list is broken".into());
+            }
+            visited += 1;
+            prev = at;
+            at = self.slots[i].next;
+        }
+        if visited != self.live || self.tail != prev {
+            return Err("the LRU list does not link every live slot".into());
+        }
+        Ok(())
+    }
+}
+
+impl ChannelTable {
+    /// About the bytes [`Self::encode`] writes.
+    pub(crate) fn encoded_size(&self) -> usize {
+        16 + self.slot_of.len() * 4 + self.slots.len() * (Slot::BYTES + 4) + 16
+    }
+}
+
+impl Slot {
+    /// Bytes of one encoded slot.
+    const BYTES: usize = 5 * 8 + 1 + 2 * 8 + 8 + 8 + 8 + 8 + 4 + 4 + 4;
+
+    fn encode(&self, w: &mut Writer) {
+        let o = self.observer;
+        for v in [o.phi, o.omega, o.alpha, o.ema, self.last_t] {
+            w.f64(v);
+        }
+        let (tag, t_open, t_rec) = match self.phase {
+            Phase::Stable => (0, 0.0, 0.0),
+            Phase::InEpisode { t_open } => (1, t_open, 0.0),
+            Phase::Recovering { t_open, t_rec } => (2, t_open, t_rec),
+        };
+        w.u8(tag);
+        w.f64(t_open);
+        w.f64(t_rec);
+        w.f64(self.peak);
+        w.u64(self.samples);
+        w.f64(self.tie_t);
+        w.f64(self.tie_peak);
+        w.u32(self.channel);
+        w.u32(self.prev);
+        w.u32(self.next);
+    }
+
+    fn decode(r: &mut Reader<'_>, what: &str) -> Decoded<Self> {
+        let observer = Observer {
+            phi: r.f64(what)?,
+            omega: r.f64(what)?,
+            alpha: r.f64(what)?,
+            ema: r.f64(what)?,
+        };
+        let last_t = r.f64(what)?;
+        let tag = r.u8(what)?;
+        let t_open = r.f64(what)?;
+        let t_rec = r.f64(what)?;
+        let phase = match tag {
+            0 => Phase::Stable,
+            1 => Phase::InEpisode { t_open },
+            2 => Phase::Recovering { t_open, t_rec },
+            other => return Err(malformed(format!("{what}: unknown phase {other}"))),
+        };
+        Ok(Self {
+            observer,
+            last_t,
+            phase,
+            peak: r.f64(what)?,
+            samples: r.counter(what)?,
+            tie_t: r.f64(what)?,
+            tie_peak: r.f64(what)?,
+            channel: r.u32(what)?,
+            prev: r.u32(what)?,
+            next: r.u32(what)?,
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 //! channel the trust weight `raw / Σ raw` is exactly `1.0` (and the observer's
 //! all-zero fallback is `1 / 1 = 1.0` too), so the aggregate residual is the
 //! residual itself. Every other operation is performed in the reference's order,
-//! so the results are bit-identical (DESIGN §4.2, docs/semantics.md).
+//! so the results are bit-identical (docs/semantics.md#per-channel-step).
 
 /// Correction gain of the level `phi`.
 pub const K_PHI: f64 = 0.5;

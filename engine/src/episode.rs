@@ -153,13 +153,36 @@ fn write_json_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// A control character a terminal or a spreadsheet could act on: every C0
+/// control but tab, CR and LF (which CSV quoting carries), DEL and the C1
+/// controls.
+fn is_unsafe_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Appends `s` as one CSV field: quoted RFC 4180 style when it holds a comma,
+/// a quote or a line break. CSV has no escapes, so an unsafe control character
+/// (ESC, NUL, ...) is written as the text `\u001b`, never raw; the JSON record
+/// carries the exact name.
 fn write_csv_field(s: &str, out: &mut Vec<u8>) {
-    if s.contains([',', '"', '\n', '\r']) {
+    let quote = s.contains([',', '"', '\n', '\r']);
+    if quote {
         out.push(b'"');
-        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+    }
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\"\""),
+            c if is_unsafe_control(c) => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+        }
+    }
+    if quote {
         out.push(b'"');
-    } else {
-        out.extend_from_slice(s.as_bytes());
     }
 }
 
@@ -199,6 +222,20 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["peak"].as_f64().unwrap(), 0.1 + 0.2);
         assert_eq!(v["channel"].as_str().unwrap(), "q\"1\n");
+    }
+
+    #[test]
+    fn csv_record_never_writes_terminal_controls_raw() {
+        let names = ChannelNames::default();
+        let id = names.local().intern("a\u{1b}[31mred\0\u{9b}\tb");
+        let mut out = Vec::new();
+        episode(id).write_csv(&Grammar::default(), &names.lock(), &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("cardinality_mismatch_regime,a\\u001b[31mred\\u0000\\u009b\tb,"),
+            "{text}"
+        );
+        assert!(!text.contains(['\u{1b}', '\0', '\u{9b}']));
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! [`crate::intern`]). A full channel blocks the producer — backpressure — so an
 //! accepted sample is never dropped on the way.
 
+use crate::intern::NamesPin;
+use crate::parse::RecordParser;
 use crate::reject::{RejectCounts, RejectReason};
 use crate::sample::Sample;
+use crate::watermark::ProducerKey;
 use crossbeam_channel::{bounded, Receiver, SendError, Sender};
 
 /// Samples per batch: large enough to amortise the channel, small enough to keep
@@ -25,6 +28,13 @@ pub struct Batch {
     /// [`BatchWriter::set_generation`]); a receiver that has moved to another
     /// grammar maps the ids by class name.
     pub generation: u64,
+    /// The epoch of the channel-name table the samples' channel ids were
+    /// issued under (see [`BatchWriter::follow_names`]): while the batch
+    /// exists, none of them is freed.
+    pub names: Option<NamesPin>,
+    /// Which producer sent it (see [`BatchWriter::set_producer`]), for
+    /// per-producer watermarks ([`crate::Pipeline::producer`]); 0 unless set.
+    pub producer: ProducerKey,
 }
 
 /// Creates the producer → engine channel holding at most `capacity` batches.
@@ -39,6 +49,10 @@ pub struct BatchWriter {
     batch: Batch,
     batch_size: usize,
     generation: u64,
+    /// The name-table epoch of the parser feeding this writer.
+    names: Option<NamesPin>,
+    /// The producer key every batch carries.
+    producer: ProducerKey,
 }
 
 /// The engine thread has gone away; nothing more can be delivered.
@@ -55,10 +69,53 @@ impl BatchWriter {
                 samples: Vec::with_capacity(batch_size),
                 rejected: RejectCounts::default(),
                 generation: 0,
+                names: None,
+                producer: 0,
             },
             batch_size,
             generation: 0,
+            names: None,
+            producer: 0,
         }
+    }
+
+    /// Tags this writer's batches with producer `key` (a connection number,
+    /// a source index: anything unique among the producers of a pipeline).
+    pub fn set_producer(&mut self, key: ProducerKey) {
+        self.producer = key;
+        self.batch.producer = key;
+    }
+
+    /// Keeps `parser`'s channel ids safe from collection: when the name
+    /// table has moved to a new epoch, sends what is queued (pinned with the
+    /// old epoch), refreshes the parser's name cache and pins the following
+    /// batches with the new epoch. Call it before every chunk of lines the
+    /// parser handles; costs one atomic load when nothing changed.
+    ///
+    /// # Errors
+    /// [`Disconnected`] if the engine side has hung up.
+    #[inline]
+    pub fn follow_names(&mut self, parser: &mut RecordParser) -> Result<(), Disconnected> {
+        let current = self
+            .names
+            .as_ref()
+            .is_some_and(|pin| pin.same(parser.names_pin()));
+        if current && !parser.names_stale() {
+            return Ok(());
+        }
+        // Samples queued before the first call were parsed under the
+        // parser's epoch as it is now.
+        if self.batch.names.is_none() {
+            self.batch.names = Some(parser.names_pin().clone());
+        }
+        self.flush()?;
+        if parser.names_stale() {
+            parser.refresh_names();
+        }
+        let pin = parser.names_pin().clone();
+        self.batch.names = Some(pin.clone());
+        self.names = Some(pin);
+        Ok(())
     }
 
     /// Tags the following samples with grammar `generation`; flushes first if
@@ -106,6 +163,8 @@ impl BatchWriter {
             samples: Vec::with_capacity(self.batch_size),
             rejected: RejectCounts::default(),
             generation: self.generation,
+            names: self.names.clone(),
+            producer: self.producer,
         };
         let full = std::mem::replace(&mut self.batch, next);
         self.tx.send(full).map_err(|SendError(_)| Disconnected)
@@ -122,7 +181,28 @@ impl Drop for BatchWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grammar::Grammar;
+    use crate::intern::ChannelNames;
+    use std::sync::Arc;
     use std::thread;
+
+    #[test]
+    fn batches_pin_the_name_epoch_their_ids_come_from() {
+        let names = ChannelNames::default();
+        let mut parser = RecordParser::new(Arc::new(Grammar::default()), &names);
+        let (tx, rx) = channel(8);
+        let mut w = BatchWriter::new(tx, 100);
+        w.push(parser.csv(b"1,cache_io,a,0").unwrap()).unwrap();
+        w.follow_names(&mut parser).unwrap();
+        let first = rx.try_recv().expect("the queued sample went with a pin");
+        let pin = first.names.expect("pinned");
+        assert!(pin.same(parser.names_pin()));
+        w.push(parser.csv(b"2,cache_io,b,0").unwrap()).unwrap();
+        w.follow_names(&mut parser).unwrap();
+        assert!(rx.try_recv().is_err(), "nothing changed: nothing sent");
+        w.flush().unwrap();
+        assert!(rx.try_recv().unwrap().names.unwrap().same(&pin));
+    }
 
     #[test]
     fn many_producers_deliver_every_sample_and_rejection() {
@@ -132,6 +212,7 @@ mod tests {
                 let tx = tx.clone();
                 thread::spawn(move || {
                     let mut w = BatchWriter::new(tx, 100);
+                    w.set_producer(u64::from(p) + 10);
                     for i in 0..10_000 {
                         w.push(Sample::new(i as f64, 0, p, 1.0)).unwrap();
                         if i % 1000 == 0 {
@@ -146,6 +227,7 @@ mod tests {
         for batch in rx {
             for s in &batch.samples {
                 samples[s.channel as usize] += 1;
+                assert_eq!(batch.producer, u64::from(s.channel) + 10);
             }
             rejected += batch.rejected.total();
         }

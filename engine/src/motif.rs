@@ -1,5 +1,5 @@
 //! The online motif engine: consumes time-ordered samples one at a time and
-//! emits episodes as they close (DESIGN §4.2, docs/semantics.md).
+//! emits episodes as they close (docs/semantics.md#per-channel-step).
 //!
 //! Per motif and channel it runs the DSFB observer ([`crate::dsfb`]) and the dwell
 //! state machine ([`crate::dwell`]); per motif it keeps the trust normaliser
@@ -8,10 +8,11 @@
 //! channel is tracked, no string handling.
 
 use crate::channels::ChannelTable;
+use crate::checkpoint::codec::{malformed, Decoded, Known, Reader, Writer};
 use crate::dwell::{classify, Phase, Step};
 use crate::episode::{ClosedBy, Episode};
+pub use crate::episode_stats::EpisodeStats;
 use crate::grammar::{Grammar, MotifId, MotifParams};
-use crate::histogram::{FixedHistogram, DURATION_BOUNDS, PEAK_BOUNDS};
 use crate::sample::{ChannelId, Sample};
 use crate::trust::{raw_weight, TrustTable};
 use std::sync::Arc;
@@ -44,7 +45,7 @@ impl<F: FnMut(&Episode)> EpisodeSink for F {
     }
 }
 
-/// Bounds on the engine's state (DESIGN §4.5).
+/// Bounds on the engine's state (docs/semantics.md#bounded-state).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineLimits {
     /// Evict a (motif, channel) after this many event-time seconds without a
@@ -64,36 +65,6 @@ impl Default for EngineLimits {
     }
 }
 
-/// Per-motif statistics, kept for the exporter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MotifStats {
-    /// Episodes closed.
-    pub episodes: u64,
-    /// Episodes open now.
-    pub open: u64,
-    /// Peak of the last closed episode (NaN before the first).
-    pub last_peak: f64,
-    /// Trust sum at the last close (NaN before the first).
-    pub last_trust_sum: f64,
-    /// Durations of closed episodes, seconds.
-    pub duration: FixedHistogram,
-    /// Peaks of closed episodes.
-    pub peak: FixedHistogram,
-}
-
-impl Default for MotifStats {
-    fn default() -> Self {
-        Self {
-            episodes: 0,
-            open: 0,
-            last_peak: f64::NAN,
-            last_trust_sum: f64::NAN,
-            duration: FixedHistogram::new(DURATION_BOUNDS),
-            peak: FixedHistogram::new(PEAK_BOUNDS),
-        }
-    }
-}
-
 /// Engine-wide counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EngineCounters {
@@ -107,20 +78,34 @@ pub struct EngineCounters {
     pub refused_channel_cap: u64,
 }
 
-pub(crate) struct MotifState {
-    pub(crate) params: MotifParams,
-    pub(crate) channels: ChannelTable,
-    pub(crate) trust: TrustTable,
-    pub(crate) stats: MotifStats,
+/// Everything one motif keeps.
+///
+/// Invariants: `trust` covers every slot of `channels` (a free slot weighs
+/// 0); `stats.open` is the number of live slots whose phase has an episode
+/// open.
+struct MotifState {
+    /// The motif's parameters, copied from the grammar.
+    params: MotifParams,
+    /// Per-channel observer and dwell state.
+    channels: ChannelTable,
+    /// Raw trust weights by slot and the motif's normaliser.
+    trust: TrustTable,
+    /// Closed and open episodes, for the exporter.
+    stats: EpisodeStats,
 }
 
 /// The online engine. Feed it time-ordered samples ([`MotifEngine::process`]),
 /// then call [`MotifEngine::finish`] at end of stream.
+///
+/// Invariant: `counters.channels_tracked` is the sum of the live slots of every
+/// motif, and never exceeds `limits.max_channels`.
 pub struct MotifEngine {
+    /// The grammar the motifs come from.
     grammar: Arc<Grammar>,
-    pub(crate) motifs: Vec<MotifState>,
+    /// One state per motif, in grammar order.
+    motifs: Vec<MotifState>,
     limits: EngineLimits,
-    pub(crate) counters: EngineCounters,
+    counters: EngineCounters,
     /// `class_motifs[class_ranges[c].0 .. class_ranges[c].1]`: motifs of class `c`
     /// (a flat copy of the grammar's table, so the hot path touches no `Arc`).
     class_ranges: Vec<(u32, u32)>,
@@ -137,7 +122,7 @@ impl MotifEngine {
                 params: m.params,
                 channels: ChannelTable::new(),
                 trust: TrustTable::default(),
-                stats: MotifStats::default(),
+                stats: EpisodeStats::default(),
             })
             .collect();
         let mut class_ranges = Vec::new();
@@ -183,8 +168,22 @@ impl MotifEngine {
     }
 
     /// Statistics of one motif.
-    pub fn stats(&self, motif: MotifId) -> &MotifStats {
+    pub fn stats(&self, motif: MotifId) -> &EpisodeStats {
         &self.motifs[motif as usize].stats
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &EngineLimits {
+        &self.limits
+    }
+
+    /// Calls `f` with the channel of every tracked (motif, channel).
+    pub fn for_each_channel(&self, mut f: impl FnMut(ChannelId)) {
+        for m in &self.motifs {
+            for slot in m.channels.live_slots() {
+                f(m.channels.get(slot).channel);
+            }
+        }
     }
 
     /// Processes one sample. Samples must come in non-decreasing `t` (the reorder
@@ -347,7 +346,7 @@ impl MotifEngine {
     /// counters continue.
     pub fn replace_grammar(&mut self, grammar: Arc<Grammar>, sink: &mut impl EpisodeSink) {
         self.finish(sink);
-        let mut old: Vec<(String, MotifStats)> = self
+        let mut old: Vec<(String, EpisodeStats)> = self
             .grammar
             .motifs()
             .iter()
@@ -376,6 +375,87 @@ impl MotifEngine {
             motif.channels = ChannelTable::new();
             motif.trust = TrustTable::default();
         }
+    }
+}
+
+/// Checkpoint part: the counters, then per motif its statistics, channel
+/// table and trust table.
+impl MotifEngine {
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        let c = self.counters;
+        for v in [
+            c.processed,
+            c.channels_tracked,
+            c.channels_evicted,
+            c.refused_channel_cap,
+        ] {
+            w.u64(v);
+        }
+        w.len(self.motifs.len());
+        for m in &self.motifs {
+            m.stats.encode(w);
+            m.channels.encode(w);
+            m.trust.encode(w);
+        }
+    }
+
+    /// Decodes an engine for `grammar` and `limits`, checking that the motifs
+    /// match the grammar's and that the open and tracked counts agree with the
+    /// slots.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        grammar: Arc<Grammar>,
+        limits: EngineLimits,
+        known: Known<'_>,
+    ) -> Decoded<Self> {
+        let counters = EngineCounters {
+            processed: r.counter("processed")?,
+            channels_tracked: r.counter("channels tracked")?,
+            channels_evicted: r.counter("channels evicted")?,
+            refused_channel_cap: r.counter("refused by the channel cap")?,
+        };
+        let mut engine = MotifEngine::new(grammar, limits);
+        if r.len("motifs", 1)? != engine.motifs.len() {
+            return Err(malformed("number of motifs differs from the grammar's"));
+        }
+        let mut tracked = 0u64;
+        for (m, state) in engine.motifs.iter_mut().enumerate() {
+            let what = |part: &str| format!("motif #{m} {part}");
+            state.stats = EpisodeStats::decode(r, &what("statistics"))?;
+            state.channels = ChannelTable::decode(r, known, &what("channels"))?;
+            state.trust = TrustTable::decode(r, state.channels.capacity(), &what("trust table"))?;
+            let open = state
+                .channels
+                .live_slots()
+                .filter(|&s| state.channels.get(s).phase.open_since().is_some())
+                .count() as u64;
+            if open != state.stats.open {
+                return Err(malformed(format!(
+                    "{}: {} open episodes counted, {open} in the slots",
+                    what("statistics"),
+                    state.stats.open
+                )));
+            }
+            tracked += state.channels.live() as u64;
+        }
+        if tracked != counters.channels_tracked {
+            return Err(malformed(format!(
+                "{} channels counted as tracked, {tracked} in the slots",
+                counters.channels_tracked
+            )));
+        }
+        engine.counters = counters;
+        Ok(engine)
+    }
+
+    /// About the bytes [`Self::encode`] writes.
+    pub(crate) fn encoded_size(&self) -> usize {
+        let motifs: usize = self
+            .motifs
+            .iter()
+            .map(|m| 512 + m.channels.encoded_size() + m.trust.encoded_size())
+            .sum();
+        64 + motifs
     }
 }
 

@@ -6,7 +6,7 @@
 //! here carry only small ids.
 
 use crate::grammar::Grammar;
-use crate::intern::{ChannelNames, LocalInterner};
+use crate::intern::{ChannelNames, LocalInterner, NamesPin};
 use crate::reject::RejectReason;
 use crate::sample::{ClassId, Sample};
 use memchr::memchr;
@@ -19,25 +19,25 @@ pub const CSV_HEADER: &str = "t,class,channel,value";
 
 /// Input record format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum RecordFormat {
     /// `t,class,channel,value`.
     Csv,
     /// `{"t":..,"class":"..","channel":"..","value":..}`.
     Jsonl,
 }
 
-impl Format {
+impl RecordFormat {
     /// Guesses the format from a file name: `.jsonl` / `.json` / `.ndjson` are
     /// JSON lines, anything else CSV.
-    pub fn from_path(path: &str) -> Format {
+    pub fn from_path(path: &str) -> RecordFormat {
         let lower = path.to_ascii_lowercase();
         if [".jsonl", ".json", ".ndjson"]
             .iter()
             .any(|e| lower.ends_with(e))
         {
-            Format::Jsonl
+            RecordFormat::Jsonl
         } else {
-            Format::Csv
+            RecordFormat::Csv
         }
     }
 }
@@ -75,12 +75,31 @@ impl RecordParser {
         }
     }
 
+    /// The channel-name table was collected since this parser's cache was
+    /// filled (see [`crate::intern`]).
+    #[inline]
+    pub fn names_stale(&self) -> bool {
+        self.names.is_stale()
+    }
+
+    /// Empties the channel-name cache and moves it to the table's current
+    /// epoch. Samples parsed before must be sent in batches pinned with the
+    /// old epoch ([`crate::ingest::BatchWriter::follow_names`] does both).
+    pub fn refresh_names(&mut self) {
+        self.names.refresh();
+    }
+
+    /// The epoch of the channel-name table this parser's ids come from.
+    pub fn names_pin(&self) -> &NamesPin {
+        self.names.pin()
+    }
+
     /// Parses one line in `format`.
     #[inline]
-    pub fn parse(&mut self, format: Format, line: &[u8]) -> Result<Sample, RejectReason> {
+    pub fn parse(&mut self, format: RecordFormat, line: &[u8]) -> Result<Sample, RejectReason> {
         match format {
-            Format::Csv => self.csv(line),
-            Format::Jsonl => self.json(line),
+            RecordFormat::Csv => self.csv(line),
+            RecordFormat::Jsonl => self.json(line),
         }
     }
 
@@ -132,7 +151,12 @@ impl RecordParser {
         let rec: JsonRecord<'_> = serde_json::from_slice(line).map_err(|e| {
             if e.to_string().starts_with("number out of range") {
                 RejectReason::NonFinite
-            } else if e.is_data() && e.to_string().starts_with("invalid unicode") {
+            } else if std::str::from_utf8(line).is_err()
+                || (e.is_data() && e.to_string().starts_with("invalid unicode"))
+            {
+                // A line that is not UTF-8 is refused by the JSON parser
+                // wherever the bad bytes are; it is counted as a CSV line
+                // with a non-UTF-8 name is.
                 RejectReason::InvalidUtf8
             } else {
                 RejectReason::Malformed
@@ -364,6 +388,14 @@ mod tests {
             (br#"{"t":"NaN","class":"cache_io","value":1}"#, Malformed),
             (br#"{"t":3,"class":"nope","value":1}"#, UnknownClass),
             (br#"{"t":3,"class":"cache_io","value":1"#, Malformed),
+            (
+                b"{\"t\":3,\"class\":\"cache_io\",\"channel\":\"q\xff\",\"value\":1}",
+                InvalidUtf8,
+            ),
+            (
+                b"{\"t\":3,\"class\":\"cache\xc3\",\"value\":1}",
+                InvalidUtf8,
+            ),
             (b"[1,2]", Malformed),
             (b"", Malformed),
         ];
@@ -400,7 +432,7 @@ mod tests {
         assert!(p.auto(b"1,cache_io,,1").is_ok());
         assert!(is_csv_header(b"\xEF\xBB\xBFt,class,channel,value\r"));
         assert!(!is_csv_header(b"t,class,value"));
-        assert_eq!(Format::from_path("x/y.JSONL"), Format::Jsonl);
-        assert_eq!(Format::from_path("x/y.csv"), Format::Csv);
+        assert_eq!(RecordFormat::from_path("x/y.JSONL"), RecordFormat::Jsonl);
+        assert_eq!(RecordFormat::from_path("x/y.csv"), RecordFormat::Csv);
     }
 }

@@ -18,17 +18,21 @@ pub enum RejectReason {
     InvalidUtf8,
     /// The line exceeds the configured maximum length.
     LineTooLong,
+    /// The sample was far ahead of the stream (more than `max_future_jump`)
+    /// and the stream did not follow it (docs/semantics.md#far-future-samples).
+    FutureTime,
 }
 
 impl RejectReason {
     /// Every reason, in label order.
-    pub const ALL: [RejectReason; 6] = [
+    pub const ALL: [RejectReason; 7] = [
         Self::Malformed,
         Self::MissingField,
         Self::NonFinite,
         Self::UnknownClass,
         Self::InvalidUtf8,
         Self::LineTooLong,
+        Self::FutureTime,
     ];
 
     /// Number of reasons.
@@ -43,6 +47,7 @@ impl RejectReason {
             Self::UnknownClass => "unknown_class",
             Self::InvalidUtf8 => "invalid_utf8",
             Self::LineTooLong => "line_too_long",
+            Self::FutureTime => "future_time",
         }
     }
 
@@ -59,7 +64,7 @@ impl fmt::Display for RejectReason {
 
 /// Rejection counts by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RejectCounts(pub(crate) [u64; RejectReason::COUNT]);
+pub struct RejectCounts([u64; RejectReason::COUNT]);
 
 impl RejectCounts {
     /// Counts one rejection.
@@ -73,6 +78,11 @@ impl RejectCounts {
         for (a, b) in self.0.iter_mut().zip(other.0) {
             *a += b;
         }
+    }
+
+    /// Sets the count of one reason (a checkpoint being restored).
+    pub(crate) fn set(&mut self, reason: RejectReason, n: u64) {
+        self.0[reason.index()] = n;
     }
 
     /// Count for one reason.

@@ -1,221 +1,54 @@
 //! The reorder buffer: stages samples by event time and releases them in time
-//! order (DESIGN §4.4, docs/semantics.md).
+//! order (docs/semantics.md#reorder-buffer).
 //!
 //! Rules, with `newest` the largest `t` accepted so far and the *frontier* the
 //! largest `t` already released:
 //! - a sample with `t < frontier` can no longer be placed in order: it is dropped
 //!   and counted (`dropped_out_of_window`);
-//! - after every accepted sample, every staged sample with
-//!   `t <= newest − window` is released, in `t` order, ties in arrival order.
+//! - after every accepted sample, every staged sample with `t <= cutoff` is
+//!   released, in `t` order, ties in arrival order. The cutoff is
+//!   `newest − window` ([`ReorderBuffer::push`]) or one the caller derives from
+//!   per-producer watermarks ([`ReorderBuffer::push_below`]);
+//! - when more than `max_staged` samples are staged, the oldest is released at
+//!   once and counted (`released_at_cap`).
 //!
 //! So the released stream is always sorted, and
-//! `accepted = released + staged + dropped` at every moment.
-//!
-//! Staging uses a *radix heap* (Ahuja, Mehlhorn, Orlin & Tarjan, "Faster
-//! algorithms for the shortest path problem", JACM 1990) with byte-sized digits:
-//! a monotone priority queue, which fits because nothing below the frontier is
-//! ever inserted. Keys are the sample times mapped to `u64` in an
-//! order-preserving way. A key equal to the last extracted key sits in the
-//! `equal` run; any other key sits in bucket `(level, digit)`, where `level` is
-//! the highest byte in which it differs from the last extracted key and `digit`
-//! is its own value of that byte. Insertion is O(1); an entry only ever moves to
-//! a lower level, so it moves at most 8 times over its life (in practice 3 or 4:
-//! a 10 s window of Unix-second times spans about 2^25 keys), where one-bit
-//! digits would move it about once per bit of that span. Every bucket keeps its
-//! entries in arrival order (pushes append, and a bucket is only redistributed
-//! while every bucket below it is empty), which is what makes equal times
-//! release in arrival order.
+//! `accepted = released + staged + dropped` at every moment. Staging uses a
+//! radix heap (`radix_heap.rs`), a monotone priority queue, which fits because
+//! nothing below the frontier is ever inserted.
 
-use crate::histogram::{FixedHistogram, LATENESS_BOUNDS};
-use crate::sample::{ChannelId, ClassId, Sample};
+use crate::checkpoint::codec::{malformed, Decoded, Known, Reader, Writer, SAMPLE_BYTES};
+use crate::radix_heap::{key_of, t_of, Entry, RadixHeap};
+use crate::sample::{ChannelId, Sample};
+use motifd_histogram::{FixedHistogram, LATENESS_BOUNDS_SECONDS};
+use std::fmt;
 
 /// Default reorder window, seconds.
 pub const DEFAULT_WINDOW: f64 = 10.0;
 
-/// Bytes of a key: levels of the radix heap.
-const LEVELS: usize = 8;
-/// Values of one byte: buckets per level.
-const DIGITS: usize = 256;
-/// A redistributed bucket keeps at most this much spare capacity (entries), so a
-/// burst does not pin its memory in one of the 2,048 buckets for good.
-const KEEP_CAPACITY: usize = 4096;
+/// Default cap on staged samples: 2^24, about 400 MB of entries (24 bytes
+/// each), well above the 10 million a 10 s window holds at 1 M samples/s.
+pub const DEFAULT_MAX_STAGED: usize = 1 << 24;
 
-/// Maps a finite `t` (never `-0.0`) to a `u64` with the same order.
-#[inline]
-fn key_of(t: f64) -> u64 {
-    let bits = t.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+/// A reorder setting out of range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InvalidSetting {
+    /// The window is negative or not finite.
+    Window(f64),
+    /// The staged-sample cap is 0.
+    MaxStaged,
 }
 
-/// Inverse of [`key_of`].
-#[inline]
-fn t_of(key: u64) -> f64 {
-    if key >> 63 == 1 {
-        f64::from_bits(key & !(1 << 63))
-    } else {
-        f64::from_bits(!key)
-    }
-}
-
-/// A staged sample; `t` is kept as its key (24 bytes per entry).
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    key: u64,
-    value: f64,
-    channel: ChannelId,
-    class: ClassId,
-}
-
-impl Entry {
-    #[inline]
-    fn sample(&self) -> Sample {
-        Sample {
-            t: t_of(self.key),
-            value: self.value,
-            class: self.class,
-            channel: self.channel,
+impl fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Window(w) => write!(f, "window must be a finite number of seconds >= 0, got {w}"),
+            Self::MaxStaged => f.write_str("max_staged must be at least 1"),
         }
     }
 }
 
-/// Monotone priority queue on `u64` keys, FIFO among equal keys.
-#[derive(Debug, Clone)]
-struct RadixHeap {
-    /// The last extracted key. Invariant: every stored key is `>= last`.
-    last: u64,
-    /// Entries whose key equals `last`, consumed front to back from `head`.
-    equal: Vec<Entry>,
-    head: usize,
-    /// `buckets[level * DIGITS + digit]`.
-    buckets: Box<[Vec<Entry>]>,
-    /// `mins[i]`: smallest key in `buckets[i]` (valid while it is non-empty).
-    mins: Box<[u64]>,
-    /// Bit `digit` of `occupied[level]` set ⇔ that bucket is non-empty.
-    occupied: [[u64; DIGITS / 64]; LEVELS],
-    /// Bit `level` set ⇔ some bucket of that level is non-empty.
-    levels: u8,
-    len: usize,
-}
-
-impl RadixHeap {
-    fn new() -> Self {
-        Self {
-            last: 0,
-            equal: Vec::new(),
-            head: 0,
-            buckets: (0..LEVELS * DIGITS).map(|_| Vec::new()).collect(),
-            mins: vec![0; LEVELS * DIGITS].into_boxed_slice(),
-            occupied: [[0; DIGITS / 64]; LEVELS],
-            levels: 0,
-            len: 0,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, e: Entry) {
-        debug_assert!(e.key >= self.last, "radix heap keys must be monotone");
-        self.len += 1;
-        let diff = e.key ^ self.last;
-        if diff == 0 {
-            self.equal.push(e);
-            return;
-        }
-        let level = (63 - diff.leading_zeros()) as usize / 8;
-        let digit = (e.key >> (8 * level)) as usize & (DIGITS - 1);
-        let i = level * DIGITS + digit;
-        let word = &mut self.occupied[level][digit / 64];
-        if *word & (1 << (digit % 64)) == 0 {
-            *word |= 1 << (digit % 64);
-            self.levels |= 1 << level;
-            self.mins[i] = e.key;
-        } else if e.key < self.mins[i] {
-            self.mins[i] = e.key;
-        }
-        self.buckets[i].push(e);
-    }
-
-    /// Index of the lowest non-empty bucket, whose entries are all smaller than
-    /// those of every other bucket.
-    #[inline]
-    fn lowest_bucket(&self) -> Option<usize> {
-        if self.levels == 0 {
-            return None;
-        }
-        let level = self.levels.trailing_zeros() as usize;
-        let words = &self.occupied[level];
-        let w = words
-            .iter()
-            .position(|&w| w != 0)
-            .expect("level bit set without a bucket");
-        Some(level * DIGITS + w * 64 + words[w].trailing_zeros() as usize)
-    }
-
-    #[inline]
-    fn min_key(&self) -> Option<u64> {
-        if self.head < self.equal.len() {
-            Some(self.last)
-        } else {
-            self.lowest_bucket().map(|i| self.mins[i])
-        }
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Entry> {
-        if self.head == self.equal.len() {
-            let i = self.lowest_bucket()?;
-            if self.buckets[i].len() == 1 {
-                // A lone entry (the common case in the lowest levels) is the
-                // minimum itself: take it without a round trip through `equal`.
-                let e = self.buckets[i].pop().expect("bucket of one");
-                self.vacate(i);
-                self.last = e.key;
-                self.len -= 1;
-                return Some(e);
-            }
-            self.redistribute(i);
-        }
-        let e = self.equal[self.head];
-        self.head += 1;
-        if self.head == self.equal.len() {
-            self.equal.clear();
-            self.head = 0;
-        }
-        self.len -= 1;
-        Some(e)
-    }
-
-    /// Marks bucket `i` empty.
-    #[inline]
-    fn vacate(&mut self, i: usize) {
-        let (level, digit) = (i / DIGITS, i % DIGITS);
-        self.occupied[level][digit / 64] &= !(1 << (digit % 64));
-        if self.occupied[level].iter().all(|&w| w == 0) {
-            self.levels &= !(1 << level);
-        }
-    }
-
-    /// Makes the minimum of bucket `i`, the lowest non-empty one, the new `last`
-    /// and spreads that bucket over `equal` and the lower levels. Every one of
-    /// those is empty, so each receives entries in the order they had, which
-    /// keeps arrival order within equal keys. Entries elsewhere keep their
-    /// bucket: the new `last` agrees with the old one on every byte above the
-    /// bucket's level, and on its digit.
-    fn redistribute(&mut self, i: usize) {
-        self.last = self.mins[i];
-        self.vacate(i);
-        let mut moving = std::mem::take(&mut self.buckets[i]);
-        self.len -= moving.len();
-        for e in moving.drain(..) {
-            self.push(e);
-        }
-        moving.shrink_to(KEEP_CAPACITY);
-        self.buckets[i] = moving;
-    }
-}
+impl std::error::Error for InvalidSetting {}
 
 /// Counters of the reorder buffer.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,6 +60,9 @@ pub struct ReorderCounters {
     /// Of those, the ones no more than two windows older than `newest` at arrival:
     /// roughly what doubling the window would have saved.
     pub dropped_within_double_window: u64,
+    /// Of the released samples, those released early because more than
+    /// `max_staged` were staged.
+    pub released_at_cap: u64,
     /// How far behind `newest` each sample arrived (0 for in-order samples).
     pub lateness: FixedHistogram,
 }
@@ -234,60 +70,45 @@ pub struct ReorderCounters {
 /// Event-time reorder buffer.
 #[derive(Debug, Clone)]
 pub struct ReorderBuffer {
+    /// Tolerance in seconds: finite and `>= 0`.
     window: f64,
+    /// Most samples staged at once: `>= 1`.
+    max_staged: usize,
+    /// Largest `t` accepted, −∞ before the first sample. `newest >= frontier`
+    /// once anything was released.
     newest: f64,
+    /// Largest `t` released, −∞ before the first release. Every staged `t` is
+    /// `>= frontier`, which is what keeps the heap's keys monotone.
     frontier: f64,
+    /// The staged samples.
     heap: RadixHeap,
     counters: ReorderCounters,
 }
 
-/// Checkpoint support: the staged samples in release order, and a buffer
-/// rebuilt from them. A radix heap releases equal keys in arrival order
-/// whatever its internal layout, so pushing the staged samples back in release
-/// order gives a buffer that behaves exactly like the original from then on.
 impl ReorderBuffer {
-    pub(crate) fn staged_in_order(&self) -> Vec<Sample> {
-        let mut heap = self.heap.clone();
-        std::iter::from_fn(|| heap.pop().map(|e| e.sample())).collect()
-    }
-
-    /// Rebuilds a buffer. The caller has validated `staged` (finite, sorted,
-    /// at or above `frontier`).
-    pub(crate) fn restored(
-        window: f64,
-        newest: f64,
-        frontier: f64,
-        counters: ReorderCounters,
-        staged: &[Sample],
-    ) -> Self {
-        let mut rb = Self::new(window);
-        rb.newest = newest;
-        rb.frontier = frontier;
-        rb.counters = counters;
-        for s in staged {
-            rb.heap.push(Entry {
-                key: key_of(s.t),
-                value: s.value,
-                channel: s.channel,
-                class: s.class,
-            });
-        }
-        rb
-    }
-}
-
-impl ReorderBuffer {
-    /// A buffer with `window` seconds of tolerance (0 = strictly in order).
+    /// A buffer with `window` seconds of tolerance (0 = strictly in order) and
+    /// the default cap on staged samples.
     ///
-    /// # Panics
-    /// If `window` is negative or not finite (validate configuration first).
-    pub fn new(window: f64) -> Self {
-        assert!(
-            window >= 0.0 && window.is_finite(),
-            "reorder window must be finite and >= 0"
-        );
-        Self {
+    /// # Errors
+    /// If `window` is negative or not finite.
+    pub fn new(window: f64) -> Result<Self, InvalidSetting> {
+        Self::with_cap(window, DEFAULT_MAX_STAGED)
+    }
+
+    /// A buffer staging at most `max_staged` samples.
+    ///
+    /// # Errors
+    /// If `window` is negative or not finite, or `max_staged` is 0.
+    pub fn with_cap(window: f64, max_staged: usize) -> Result<Self, InvalidSetting> {
+        if !(window >= 0.0 && window.is_finite()) {
+            return Err(InvalidSetting::Window(window));
+        }
+        if max_staged == 0 {
+            return Err(InvalidSetting::MaxStaged);
+        }
+        Ok(Self {
             window,
+            max_staged,
             newest: f64::NEG_INFINITY,
             frontier: f64::NEG_INFINITY,
             heap: RadixHeap::new(),
@@ -295,9 +116,10 @@ impl ReorderBuffer {
                 flushed: 0,
                 dropped_out_of_window: 0,
                 dropped_within_double_window: 0,
-                lateness: FixedHistogram::new(LATENESS_BOUNDS),
+                released_at_cap: 0,
+                lateness: FixedHistogram::new(LATENESS_BOUNDS_SECONDS),
             },
-        }
+        })
     }
 
     /// Stages `s` and releases, in order, everything now at or below
@@ -306,6 +128,51 @@ impl ReorderBuffer {
     pub fn push(&mut self, s: Sample, mut release: impl FnMut(&Sample)) -> bool {
         debug_assert!(s.is_valid());
         let t = s.t + 0.0;
+        if !self.admit(t) {
+            return false;
+        }
+        if t > self.newest {
+            self.newest = t;
+            let cutoff = key_of((self.newest - self.window) + 0.0);
+            self.release_through(cutoff, &mut release);
+        }
+        let entry = Entry::of(&Sample { t, ..s });
+        if t <= self.newest - self.window {
+            // Everything staged is above the cutoff, so this sample is next.
+            self.release_now(t, &entry, &mut release);
+        } else {
+            self.stage(entry, &mut release);
+        }
+        true
+    }
+
+    /// Like [`Self::push`], with the release cutoff given by the caller
+    /// instead of `newest − window` (per-producer watermarks): everything
+    /// staged at or below `cutoff` is released, then `s` is released at once
+    /// if it is at or below it too, staged otherwise. Returns `false` if `s`
+    /// was dropped as too late.
+    #[inline]
+    pub fn push_below(&mut self, s: Sample, cutoff: f64, mut release: impl FnMut(&Sample)) -> bool {
+        debug_assert!(s.is_valid());
+        let t = s.t + 0.0;
+        if !self.admit(t) {
+            return false;
+        }
+        self.newest = self.newest.max(t);
+        self.release_to(cutoff, &mut release);
+        let entry = Entry::of(&Sample { t, ..s });
+        if t <= cutoff {
+            self.release_now(t, &entry, &mut release);
+        } else {
+            self.stage(entry, &mut release);
+        }
+        true
+    }
+
+    /// Counts `t`'s lateness; drops it (and says so) if it is below the
+    /// frontier.
+    #[inline]
+    fn admit(&mut self, t: f64) -> bool {
         let lateness = if t < self.newest {
             self.newest - t
         } else {
@@ -319,26 +186,35 @@ impl ReorderBuffer {
             }
             return false;
         }
-        if t > self.newest {
-            self.newest = t;
-            let cutoff = key_of((self.newest - self.window) + 0.0);
-            self.release_through(cutoff, &mut release);
-        }
-        let entry = Entry {
-            key: key_of(t),
-            value: s.value,
-            channel: s.channel,
-            class: s.class,
-        };
-        if t <= self.newest - self.window {
-            // Everything staged is above the cutoff, so this sample is next.
-            self.frontier = t;
-            self.counters.flushed += 1;
-            release(&entry.sample());
-        } else {
-            self.heap.push(entry);
-        }
         true
+    }
+
+    /// Releases `entry`, whose time is `t`: the new frontier.
+    #[inline]
+    fn release_now(&mut self, t: f64, entry: &Entry, release: &mut impl FnMut(&Sample)) {
+        self.frontier = t;
+        self.counters.flushed += 1;
+        release(&entry.sample());
+    }
+
+    #[inline]
+    fn stage(&mut self, entry: Entry, release: &mut impl FnMut(&Sample)) {
+        self.heap.push(entry);
+        if self.heap.len() > self.max_staged {
+            self.release_oldest(release);
+        }
+    }
+
+    /// The cap is reached: the oldest staged sample goes now. Inlined, not
+    /// `#[cold]`: an out-of-line function taking the release callback makes
+    /// the callback's captures live in memory for the whole hot loop (twice
+    /// the time per sample with window 0 in `benches/reorder.rs`).
+    #[inline]
+    fn release_oldest(&mut self, release: &mut impl FnMut(&Sample)) {
+        if let Some(e) = self.heap.pop() {
+            self.counters.released_at_cap += 1;
+            self.release_now(t_of(e.key), &e, release);
+        }
     }
 
     #[inline]
@@ -348,10 +224,23 @@ impl ReorderBuffer {
                 break;
             }
             let e = self.heap.pop().expect("min_key saw an entry");
-            self.frontier = t_of(e.key);
-            self.counters.flushed += 1;
-            release(&e.sample());
+            self.release_now(t_of(e.key), &e, release);
         }
+    }
+
+    /// Releases, in order, everything staged at or below `cutoff` (a
+    /// watermark that moved without a new sample).
+    #[inline]
+    pub fn release_to(&mut self, cutoff: f64, release: &mut impl FnMut(&Sample)) {
+        if cutoff.is_nan() || cutoff == f64::NEG_INFINITY {
+            return;
+        }
+        let key = if cutoff == f64::INFINITY {
+            u64::MAX
+        } else {
+            key_of(cutoff + 0.0)
+        };
+        self.release_through(key, release);
     }
 
     /// Releases everything staged, in order (end of stream, idle flush).
@@ -361,12 +250,17 @@ impl ReorderBuffer {
 
     /// Samples staged now.
     pub fn staged(&self) -> usize {
-        self.heap.len
+        self.heap.len()
     }
 
     /// The reorder window, seconds.
     pub fn window(&self) -> f64 {
         self.window
+    }
+
+    /// The cap on staged samples.
+    pub fn max_staged(&self) -> usize {
+        self.max_staged
     }
 
     /// Largest `t` accepted (−∞ before the first sample).
@@ -383,6 +277,83 @@ impl ReorderBuffer {
     pub fn counters(&self) -> &ReorderCounters {
         &self.counters
     }
+
+    /// Calls `f` with the channel of every staged sample.
+    pub(crate) fn for_each_channel(&self, mut f: impl FnMut(ChannelId)) {
+        for e in self.heap.entries() {
+            f(e.channel);
+        }
+    }
+}
+
+/// Checkpoint part: the times and counters, then the staged samples in
+/// release order. A radix heap releases equal keys in arrival order whatever
+/// its internal layout, so pushing them back in that order gives a buffer that
+/// behaves exactly like the original from then on.
+impl ReorderBuffer {
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.f64(self.newest);
+        w.f64(self.frontier);
+        let c = &self.counters;
+        for v in [
+            c.flushed,
+            c.dropped_out_of_window,
+            c.dropped_within_double_window,
+            c.released_at_cap,
+        ] {
+            w.u64(v);
+        }
+        w.histogram(&c.lateness);
+        let staged = self.heap.in_order();
+        w.len(staged.len());
+        for e in &staged {
+            w.sample(&e.sample());
+        }
+    }
+
+    /// Decodes a buffer configured with `window` and `max_staged`, checking
+    /// that its times are ordered and its staged samples sorted, finite,
+    /// between the frontier and `newest`, and of known classes and channels.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        window: f64,
+        max_staged: usize,
+        known: Known<'_>,
+    ) -> Decoded<Self> {
+        let mut rb = Self::with_cap(window, max_staged).map_err(|e| malformed(e.to_string()))?;
+        rb.newest = r.event_time("newest")?;
+        rb.frontier = r.event_time("frontier")?;
+        if rb.frontier > rb.newest {
+            return Err(malformed(format!(
+                "frontier {} is above newest {}",
+                rb.frontier, rb.newest
+            )));
+        }
+        let c = &mut rb.counters;
+        c.flushed = r.counter("flushed")?;
+        c.dropped_out_of_window = r.counter("dropped")?;
+        c.dropped_within_double_window = r.counter("dropped within two windows")?;
+        c.released_at_cap = r.counter("released at the cap")?;
+        c.lateness = r.histogram(LATENESS_BOUNDS_SECONDS, "lateness histogram")?;
+        if c.released_at_cap > c.flushed {
+            return Err(malformed("more samples released at the cap than released"));
+        }
+        let n = r.len("staged samples", SAMPLE_BYTES)?;
+        let mut previous = rb.frontier;
+        for _ in 0..n {
+            let s = r.sample("staged sample")?;
+            if s.t < previous || s.t > rb.newest {
+                return Err(malformed(format!(
+                    "staged sample at t = {} is out of order (after {previous}, newest {})",
+                    s.t, rb.newest
+                )));
+            }
+            known.sample(&s, "staged sample")?;
+            previous = s.t;
+            rb.heap.push(Entry::of(&s));
+        }
+        Ok(rb)
+    }
 }
 
 #[cfg(test)]
@@ -393,8 +364,12 @@ mod tests {
         Sample::new(t, 0, 0, value)
     }
 
+    fn buffer(window: f64) -> ReorderBuffer {
+        ReorderBuffer::new(window).unwrap()
+    }
+
     fn run(window: f64, ts: &[f64]) -> (Vec<f64>, ReorderBuffer) {
-        let mut rb = ReorderBuffer::new(window);
+        let mut rb = buffer(window);
         let mut out = Vec::new();
         for (i, &t) in ts.iter().enumerate() {
             rb.push(s(t, i as f64), |x| out.push(x.t));
@@ -404,25 +379,15 @@ mod tests {
     }
 
     #[test]
-    fn keys_preserve_order_and_round_trip() {
-        let ts = [
-            f64::MIN,
-            -1e9,
-            -1.5,
-            -1e-300,
-            0.0,
-            1e-300,
-            2.5,
-            1.7e9,
-            f64::MAX,
-        ];
-        for w in ts.windows(2) {
-            assert!(key_of(w[0]) < key_of(w[1]));
+    fn a_bad_window_or_cap_is_an_error_not_a_panic() {
+        for w in [-1.0, f64::NAN, f64::INFINITY] {
+            let err = ReorderBuffer::new(w).unwrap_err();
+            assert!(err.to_string().starts_with("window must be"), "{err}");
         }
-        for t in ts {
-            assert_eq!(t_of(key_of(t)), t);
-        }
-        assert_eq!(key_of(-0.0 + 0.0), key_of(0.0));
+        assert_eq!(
+            ReorderBuffer::with_cap(1.0, 0).unwrap_err(),
+            InvalidSetting::MaxStaged
+        );
     }
 
     #[test]
@@ -434,7 +399,7 @@ mod tests {
 
     #[test]
     fn releases_exactly_what_is_a_window_behind_newest() {
-        let mut rb = ReorderBuffer::new(2.0);
+        let mut rb = buffer(2.0);
         let mut out = Vec::new();
         for t in [1.0, 2.0, 3.0] {
             rb.push(s(t, 0.0), |x| out.push(x.t));
@@ -450,7 +415,7 @@ mod tests {
     fn samples_below_the_frontier_are_dropped_not_reordered() {
         // The reference keeps 2.5 (within a window of the frontier 3) and releases
         // it after 3; here it is dropped so the output stays sorted.
-        let mut rb = ReorderBuffer::new(1.0);
+        let mut rb = buffer(1.0);
         let mut out = Vec::new();
         for t in [1.0, 2.0, 3.0, 4.0] {
             rb.push(s(t, 0.0), |x| out.push(x.t));
@@ -470,7 +435,7 @@ mod tests {
 
     #[test]
     fn equal_times_release_in_arrival_order() {
-        let mut rb = ReorderBuffer::new(10.0);
+        let mut rb = buffer(10.0);
         let mut out = Vec::new();
         let arrivals = [
             (5.0, 0.0),
@@ -485,6 +450,45 @@ mod tests {
         }
         rb.flush_all(|x| out.push(x.value));
         assert_eq!(out, [1.0, 3.0, 4.0, 0.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn at_the_cap_the_oldest_staged_sample_is_released_and_counted() {
+        let mut rb = ReorderBuffer::with_cap(100.0, 3).unwrap();
+        let mut out = Vec::new();
+        for t in [5.0, 1.0, 3.0, 2.0, 4.0] {
+            rb.push(s(t, 0.0), |x| out.push(x.t));
+        }
+        assert_eq!(out, [1.0, 2.0], "the fourth and fifth push each free one");
+        assert_eq!(rb.staged(), 3);
+        assert_eq!(rb.counters().released_at_cap, 2);
+        assert!(
+            !rb.push(s(1.5, 0.0), |x| out.push(x.t)),
+            "below the frontier"
+        );
+        rb.flush_all(|x| out.push(x.t));
+        assert_eq!(out, [1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(rb.counters().flushed, 5);
+    }
+
+    #[test]
+    fn a_caller_cutoff_releases_like_newest_minus_window() {
+        let ts = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0, 12.0];
+        let (mut a, mut b) = (buffer(2.0), buffer(2.0));
+        let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+        let mut newest = f64::NEG_INFINITY;
+        for (i, &t) in ts.iter().enumerate() {
+            newest = f64::max(newest, t);
+            let pa = a.push(s(t, i as f64), |x| out_a.push(x.value));
+            let pb = b.push_below(s(t, i as f64), newest - 2.0, |x| out_b.push(x.value));
+            assert_eq!(pa, pb, "sample {i}");
+            assert_eq!(out_a, out_b, "sample {i}");
+        }
+        assert_eq!(a.counters(), b.counters());
+        let mut later = Vec::new();
+        b.release_to(f64::INFINITY, &mut |x: &Sample| later.push(x.t));
+        assert_eq!(b.staged(), 0);
+        assert!(later.windows(2).all(|w| w[0] <= w[1]));
     }
 
     /// The staged set as a plain list, released by a stable sort: the rules of
@@ -526,7 +530,7 @@ mod tests {
                 arrivals.push((t + 0.0, i as f64));
             }
             let (expected, dropped) = model(window, &arrivals);
-            let mut rb = ReorderBuffer::new(window);
+            let mut rb = buffer(window);
             let mut out = Vec::new();
             for &(t, v) in &arrivals {
                 rb.push(s(t, v), |x| out.push((x.t, x.value)));

@@ -1,4 +1,4 @@
-//! Cross-channel trust normalisation of one motif (DESIGN §4.3).
+//! Cross-channel trust normalisation of one motif (docs/semantics.md#trust-sum).
 //!
 //! Each tracked channel `k` of a motif has a raw trust weight
 //! `raw_k = 1 / (sigma0 + ema_k)` and a normalised weight `w_k = raw_k / S`.
@@ -32,11 +32,15 @@ pub const BLOCK: usize = 64;
 /// Updates a block sum is charged per binary order of magnitude it loses.
 pub const BINADE_CHARGE: u32 = 8;
 
+use crate::checkpoint::codec::{malformed, Decoded, Reader, Writer};
+
 /// A Neumaier-compensated running sum.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CompensatedSum {
-    pub(crate) sum: f64,
-    pub(crate) compensation: f64,
+    /// The plain running sum.
+    sum: f64,
+    /// What rounding took off `sum` so far; the total is `sum + compensation`.
+    compensation: f64,
 }
 
 impl CompensatedSum {
@@ -69,20 +73,25 @@ impl CompensatedSum {
 }
 
 /// Raw trust weights of one motif's channel slots plus the running normaliser.
+///
+/// Invariants: `raw.len()` covers every slot of the motif's channel table;
+/// `block_sums` and `block_updates` have one entry per [`BLOCK`] of `raw`
+/// (rounded up), and every `block_updates` entry is below [`BLOCK`].
 #[derive(Debug, Clone, Default)]
 pub struct TrustTable {
     /// `raw[slot]`; `0.0` for a free slot, so sums may run over the whole table.
-    pub(crate) raw: Vec<f64>,
-    pub(crate) normaliser: CompensatedSum,
+    raw: Vec<f64>,
+    /// The running `S = Σ raw`, re-anchored to the block sums at every close.
+    normaliser: CompensatedSum,
     /// `block_sums[b]`: running Σ of `raw[b*BLOCK .. (b+1)*BLOCK]`. Plain
     /// additions suffice: the block is re-summed exactly after at most `BLOCK`
     /// updates and before it loses 8 binary orders of magnitude, so at most
     /// that many roundings, each relative to at most 2^8 times the sum,
     /// accumulate.
-    pub(crate) block_sums: Vec<f64>,
+    block_sums: Vec<f64>,
     /// Updates to block `b` since it was last re-summed from `raw`, each
     /// binary order of magnitude lost counting [`BINADE_CHARGE`] more.
-    pub(crate) block_updates: Vec<u32>,
+    block_updates: Vec<u32>,
 }
 
 /// The trust figures reported on a closed episode.
@@ -172,6 +181,64 @@ impl TrustTable {
     /// The running normaliser `S`.
     pub fn normaliser(&self) -> f64 {
         self.normaliser.value()
+    }
+}
+
+/// Checkpoint part: the raw weights, the normaliser and the block sums with
+/// their update counts, all bit for bit.
+impl TrustTable {
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.len(self.raw.len());
+        for &v in &self.raw {
+            w.f64(v);
+        }
+        w.f64(self.normaliser.sum);
+        w.f64(self.normaliser.compensation);
+        w.len(self.block_sums.len());
+        for (&s, &u) in self.block_sums.iter().zip(&self.block_updates) {
+            w.f64(s);
+            w.u32(u);
+        }
+    }
+
+    /// Decodes the table of a motif with `slots` channel slots.
+    pub(crate) fn decode(r: &mut Reader<'_>, slots: usize, what: &str) -> Decoded<Self> {
+        let n = r.len(what, 8)?;
+        if n != slots {
+            return Err(malformed(format!("{what}: {n} weights for {slots} slots")));
+        }
+        let raw = (0..n).map(|_| r.f64(what)).collect::<Decoded<Vec<_>>>()?;
+        let normaliser = CompensatedSum {
+            sum: r.f64(what)?,
+            compensation: r.f64(what)?,
+        };
+        let blocks = r.len(what, 12)?;
+        if blocks != n.div_ceil(BLOCK) {
+            return Err(malformed(format!(
+                "{what}: {blocks} blocks for {n} weights"
+            )));
+        }
+        let mut block_sums = Vec::with_capacity(blocks);
+        let mut block_updates = Vec::with_capacity(blocks);
+        for _ in 0..blocks {
+            block_sums.push(r.f64(what)?);
+            let u = r.u32(what)?;
+            if u as usize >= BLOCK {
+                return Err(malformed(format!("{what}: block update count {u}")));
+            }
+            block_updates.push(u);
+        }
+        Ok(Self {
+            raw,
+            normaliser,
+            block_sums,
+            block_updates,
+        })
+    }
+
+    /// About the bytes [`Self::encode`] writes.
+    pub(crate) fn encoded_size(&self) -> usize {
+        32 + self.raw.len() * 8 + self.block_sums.len() * 12
     }
 }
 

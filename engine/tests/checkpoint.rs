@@ -4,7 +4,7 @@
 
 use motifd_engine::checkpoint::{self, CheckpointError, Fingerprint, Meta};
 use motifd_engine::intern::Interner;
-use motifd_engine::{EngineLimits, Episode, Grammar, Pipeline, Sample};
+use motifd_engine::{EngineLimits, Episode, Grammar, Pipeline, PipelineConfig, Sample};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -56,6 +56,14 @@ fn stream(seed: u64, len: usize, channels: u32) -> (Vec<Sample>, Interner) {
     (out, names)
 }
 
+fn config(window: f64, limits: EngineLimits) -> PipelineConfig {
+    PipelineConfig {
+        window,
+        limits,
+        ..PipelineConfig::default()
+    }
+}
+
 fn limits(ttl: bool, cap: usize) -> EngineLimits {
     EngineLimits {
         channel_ttl: ttl.then_some(30.0),
@@ -77,7 +85,7 @@ fn observe(p: &Pipeline, episodes: &[Episode]) -> String {
 }
 
 fn run_straight(samples: &[Sample], window: f64, lim: EngineLimits) -> String {
-    let mut p = Pipeline::new(grammar(), window, lim);
+    let mut p = Pipeline::new(grammar(), &config(window, lim)).unwrap();
     let mut episodes = Vec::new();
     for s in samples {
         p.push(*s, &mut |e: &Episode| episodes.push(*e));
@@ -87,7 +95,7 @@ fn run_straight(samples: &[Sample], window: f64, lim: EngineLimits) -> String {
 }
 
 fn save(p: &Pipeline, names: &Interner, window: f64, lim: &EngineLimits) -> Vec<u8> {
-    let fp = Fingerprint::of(p.engine().grammar(), window, lim);
+    let fp = Fingerprint::of(p.engine().grammar(), &config(window, *lim));
     let meta = Meta {
         episode_log_len: Some(1234),
         written_unix: 1.5e9,
@@ -104,16 +112,22 @@ fn run_split(
     window: f64,
     lim: EngineLimits,
 ) -> String {
-    let mut p = Pipeline::new(grammar(), window, lim);
+    let mut p = Pipeline::new(grammar(), &config(window, lim)).unwrap();
     let mut episodes = Vec::new();
     for s in &samples[..split] {
         p.push(*s, &mut |e: &Episode| episodes.push(*e));
     }
     let bytes = save(&p, names, window, &lim);
     drop(p);
-    let restored = checkpoint::decode(&bytes, grammar(), window, lim).expect("restores");
+    let restored = checkpoint::decode(&bytes, grammar(), &config(window, lim)).expect("restores");
     assert_eq!(restored.meta.episode_log_len, Some(1234));
-    assert_eq!(restored.names.len(), names.len());
+    // Only the names the state refers to travel, each with its id.
+    assert!(restored.names.len() <= names.len());
+    for id in 0..names.len() as u32 {
+        if restored.names.contains(id) {
+            assert_eq!(restored.names.name(id), names.name(id));
+        }
+    }
     let mut p = restored.pipeline;
     for s in &samples[split..] {
         p.push(*s, &mut |e: &Episode| episodes.push(*e));
@@ -160,7 +174,7 @@ fn a_split_run_with_many_open_episodes_matches() {
 fn sample_checkpoint() -> (Vec<u8>, EngineLimits) {
     let (samples, names) = stream(11, 400, 12);
     let lim = limits(true, 1_000_000);
-    let mut p = Pipeline::new(grammar(), 10.0, lim);
+    let mut p = Pipeline::new(grammar(), &config(10.0, lim)).unwrap();
     for s in &samples {
         p.push(*s, &mut |_: &Episode| {});
     }
@@ -172,7 +186,7 @@ fn sample_checkpoint() -> (Vec<u8>, EngineLimits) {
 fn every_truncation_is_refused() {
     let (bytes, lim) = sample_checkpoint();
     for cut in 0..bytes.len() {
-        let err = checkpoint::decode(&bytes[..cut], grammar(), 10.0, lim)
+        let err = checkpoint::decode(&bytes[..cut], grammar(), &config(10.0, lim))
             .err()
             .unwrap_or_else(|| panic!("a checkpoint cut to {cut} bytes was restored"));
         if cut >= 24 {
@@ -193,7 +207,7 @@ fn every_flipped_bit_is_refused() {
             let mut damaged = bytes.clone();
             damaged[i] ^= 1 << bit;
             assert!(
-                checkpoint::decode(&damaged, grammar(), 10.0, lim).is_err(),
+                checkpoint::decode(&damaged, grammar(), &config(10.0, lim)).is_err(),
                 "byte {i} bit {bit} flipped and still restored"
             );
         }
@@ -203,7 +217,7 @@ fn every_flipped_bit_is_refused() {
 #[test]
 fn a_different_configuration_is_named() {
     let (bytes, lim) = sample_checkpoint();
-    let err = checkpoint::decode(&bytes, grammar(), 5.0, lim)
+    let err = checkpoint::decode(&bytes, grammar(), &config(5.0, lim))
         .err()
         .unwrap();
     assert!(
@@ -214,30 +228,44 @@ fn a_different_configuration_is_named() {
         channel_ttl: None,
         ..lim
     };
-    let err = checkpoint::decode(&bytes, grammar(), 10.0, other)
+    let err = checkpoint::decode(&bytes, grammar(), &config(10.0, other))
         .err()
         .unwrap();
     assert!(err.to_string().contains("channel_ttl"), "{err}");
     let toml = "extend_defaults = true\n[[motif]]\nname = \"x\"\nclass = \"contention\"\nrho = 0.9\nsigma0 = 0.05\ndrift_threshold = 0.2\nslew_threshold = 0.5\nmin_dwell_seconds = 1\n";
     let g = Arc::new(Grammar::from_toml(toml).unwrap());
-    let err = checkpoint::decode(&bytes, g, 10.0, lim).err().unwrap();
+    let err = checkpoint::decode(&bytes, g, &config(10.0, lim))
+        .err()
+        .unwrap();
     assert!(matches!(err, CheckpointError::ConfigChanged(_)), "{err}");
 }
 
 #[test]
 fn foreign_and_future_files_are_refused() {
     let (bytes, lim) = sample_checkpoint();
-    let err = checkpoint::decode(b"t,class,channel,value\n", grammar(), 10.0, lim);
+    let err = checkpoint::decode(b"t,class,channel,value\n", grammar(), &config(10.0, lim));
     assert_eq!(err.err(), Some(CheckpointError::NotACheckpoint));
     let mut future = bytes.clone();
     future[8] = 99;
-    let err = checkpoint::decode(&future, grammar(), 10.0, lim)
+    let err = checkpoint::decode(&future, grammar(), &config(10.0, lim))
         .err()
         .unwrap();
     assert_eq!(err, CheckpointError::UnsupportedVersion(99));
+    // A checkpoint of the previous format is refused by name, not misread.
+    let mut older = bytes.clone();
+    older[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let err = checkpoint::decode(&older, grammar(), &config(10.0, lim))
+        .err()
+        .unwrap();
+    assert_eq!(err, CheckpointError::UnsupportedVersion(1));
+    assert!(
+        err.to_string().contains("version 1 is not supported")
+            && err.to_string().contains("reads version 2"),
+        "{err}"
+    );
     let mut longer = bytes;
     longer.push(0);
-    assert!(checkpoint::decode(&longer, grammar(), 10.0, lim).is_err());
+    assert!(checkpoint::decode(&longer, grammar(), &config(10.0, lim)).is_err());
 }
 
 /// Rewrites the header checksum after a change to the body, as a writer with
@@ -260,7 +288,7 @@ proptest! {
             bytes[i] = v;
         }
         reseal(&mut bytes);
-        if let Ok(restored) = checkpoint::decode(&bytes, grammar(), 10.0, lim) {
+        if let Ok(restored) = checkpoint::decode(&bytes, grammar(), &config(10.0, lim)) {
             let mut p = restored.pipeline;
             let (more, _) = stream(5, 200, 12);
             for s in more {
@@ -283,7 +311,7 @@ fn sample_checkpoint_cached() -> (Vec<u8>, EngineLimits) {
 fn an_absurd_body_length_is_a_truncation() {
     let (mut bytes, lim) = sample_checkpoint();
     bytes[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
-    let err = checkpoint::decode(&bytes, grammar(), 10.0, lim)
+    let err = checkpoint::decode(&bytes, grammar(), &config(10.0, lim))
         .err()
         .unwrap();
     assert!(matches!(err, CheckpointError::Truncated { .. }), "{err}");
@@ -302,7 +330,7 @@ fn a_counter_beyond_any_real_run_is_refused() {
         let mut damaged = bytes.clone();
         damaged[received_at..received_at + 8].copy_from_slice(&value.to_le_bytes());
         reseal(&mut damaged);
-        let err = checkpoint::decode(&damaged, grammar(), 10.0, lim)
+        let err = checkpoint::decode(&damaged, grammar(), &config(10.0, lim))
             .err()
             .unwrap();
         assert!(err.to_string().contains("beyond any real run"), "{err}");

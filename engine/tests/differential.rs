@@ -1,5 +1,5 @@
 //! Differential test against the reference implementation, dsfb-database 0.1.1
-//! (DESIGN §4.2): on generated in-order streams our episodes must equal
+//! (docs/semantics.md#per-channel-step): on generated in-order streams our episodes must equal
 //! `MotifEngine::run`'s as sets on (motif, channel, t_start, t_end,
 //! ema_at_boundary), bit for bit. `peak` is checked against the corrected rule
 //! (the reference's own peak counts samples from before the episode opened),

@@ -2,7 +2,7 @@
 //! behaviour stays fixed without a fuzzing toolchain.
 
 use motifd_engine::grammar::MotifParams;
-use motifd_engine::{EngineLimits, Episode, Grammar, MotifSpec, Pipeline, Sample};
+use motifd_engine::{EngineLimits, Episode, Grammar, MotifSpec, Pipeline, PipelineConfig, Sample};
 use std::sync::Arc;
 
 fn one_motif(params: [f64; 5]) -> Arc<Grammar> {
@@ -26,7 +26,12 @@ fn run(grammar: Arc<Grammar>, window: f64, samples: &[Sample]) -> Vec<Episode> {
         channel_ttl: None,
         max_channels: 6,
     };
-    let mut pipeline = Pipeline::new(grammar, window, limits);
+    let config = PipelineConfig {
+        window,
+        limits,
+        ..PipelineConfig::default()
+    };
+    let mut pipeline = Pipeline::new(grammar, &config).unwrap();
     let mut episodes = Vec::new();
     for &s in samples {
         pipeline.push(s, &mut |e: &Episode| episodes.push(*e));

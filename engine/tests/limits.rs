@@ -1,6 +1,8 @@
-//! Bounded state (DESIGN §4.5) and trust normalisation (DESIGN §4.3): TTL
-//! eviction, the tracked-channel cap, and `trust_weight` / `trust_sum` over many
-//! channels, each checked against values computed here from the input.
+//! Bounded state (docs/semantics.md#bounded-state) and trust normalisation
+//! (docs/semantics.md#trust-sum): TTL eviction, the tracked-channel cap, and
+//! `trust_weight` / `trust_sum` over many channels, each checked against values
+//! computed here from the input; and statistics that stay finite whatever the
+//! residuals.
 
 mod common;
 
@@ -399,4 +401,43 @@ fn evicted_channels_leave_the_trust_normalisation() {
     // Closes happened both with every channel tracked and after the silent
     // half had been evicted.
     assert_eq!(tracked, (300, 150));
+}
+
+/// Residuals near `f64::MAX` open episodes whose peaks cannot all be summed:
+/// the peak and duration histograms count them but keep a finite `_sum`, so
+/// one bad value does not leave `dsfb_episode_peak_sum` at +Inf for good.
+#[test]
+fn huge_residuals_leave_the_histogram_sums_finite() {
+    let g = grammar();
+    let contention = class(&g, "contention");
+    let mut samples = Vec::new();
+    for ch in 1..4 {
+        let t = f64::from(ch) * 10.0;
+        samples.push(Sample::new(t, contention, ch, 1.7e308));
+        for k in 1..4 {
+            samples.push(Sample::new(t + f64::from(k), contention, ch, 0.0));
+        }
+    }
+    for k in 10..40 {
+        samples.push(Sample::new(
+            f64::from(k),
+            contention,
+            9,
+            if k == 20 { 2.0 } else { 0.0 },
+        ));
+    }
+    samples.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let (episodes, engine) = run(EngineLimits::default(), &samples);
+    let stats = engine.stats(g.motifs_of(contention)[0]);
+    assert!(
+        episodes.iter().any(|(_, e)| e.peak >= 1.7e308),
+        "{episodes:?}"
+    );
+    assert_eq!(stats.peak.count(), episodes.len() as u64);
+    assert!(
+        stats.peak.sum().is_finite() && stats.peak.sum() >= 2.0,
+        "{}",
+        stats.peak.sum()
+    );
+    assert!(stats.duration.sum().is_finite());
 }

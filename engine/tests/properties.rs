@@ -1,11 +1,11 @@
 //! Property tests of the reorder buffer, the pipeline's counters and the motif
-//! engine (DESIGN §4.4–4.5).
+//! engine (docs/semantics.md#reorder-buffer, #bounded-state).
 
 use motifd_engine::grammar::MotifParams;
 use motifd_engine::motif::EngineCounters;
 use motifd_engine::{
     ChannelNames, ClosedBy, EngineLimits, Episode, Grammar, MotifEngine, MotifId, MotifSpec,
-    Pipeline, RejectReason, ReorderBuffer, Sample,
+    Pipeline, PipelineConfig, RejectReason, ReorderBuffer, Sample,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestRunner};
@@ -24,7 +24,7 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-/// The reorder rules of DESIGN §4.4 written as plainly as possible: a staged
+/// The reorder rules of docs/semantics.md#reorder-buffer written as plainly as possible: a staged
 /// list, re-sorted (stably) on every release.
 struct NaiveReorder {
     window: f64,
@@ -87,7 +87,7 @@ proptest! {
     /// and `accepted = flushed + staged + dropped` after every push.
     #[test]
     fn reorder_buffer_follows_the_rules(ts in times(), window in windows()) {
-        let mut rb = ReorderBuffer::new(window);
+        let mut rb = ReorderBuffer::new(window).unwrap();
         let mut naive = NaiveReorder::new(window);
         let mut released: Vec<(f64, usize)> = Vec::new();
         let mut accepted = 0u64;
@@ -122,7 +122,7 @@ proptest! {
     /// accepted before it; everything else is released at once, in arrival order.
     #[test]
     fn window_zero_drops_exactly_below_the_frontier(ts in times()) {
-        let mut rb = ReorderBuffer::new(0.0);
+        let mut rb = ReorderBuffer::new(0.0).unwrap();
         let mut running_max = f64::NEG_INFINITY;
         let mut expected_dropped = 0u64;
         for (id, &t) in ts.iter().enumerate() {
@@ -149,7 +149,8 @@ proptest! {
         ops in prop::collection::vec((0u8..10, (0u32..40).prop_map(|k| f64::from(k) * 0.5)), 0..200),
         window in windows(),
     ) {
-        let mut p = Pipeline::new(Arc::new(Grammar::default()), window, EngineLimits::default());
+        let config = PipelineConfig { window, ..PipelineConfig::default() };
+        let mut p = Pipeline::new(Arc::new(Grammar::default()), &config).unwrap();
         let mut sink = |_: &Episode| {};
         let mut offered = 0u64;
         for (op, t) in ops {
@@ -226,7 +227,7 @@ fn steps() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// The engine's channel bookkeeping as DESIGN §4.5 states it, per sample: for
+/// The engine's channel bookkeeping as docs/semantics.md#bounded-state states it, per sample: for
 /// each motif watching the class, evict that motif's channels idle for longer
 /// than the TTL, then track the sample's channel, or refuse it at the cap.
 struct TrackingModel {
@@ -308,7 +309,7 @@ fn engine_case(
         names.local().intern(&format!("c{c}"));
     }
     let mut episodes: Vec<Episode> = Vec::new();
-    let mut rb = ReorderBuffer::new(window);
+    let mut rb = ReorderBuffer::new(window).unwrap();
     let mut t = t0;
     for (step, class, channel, value) in input {
         t += step;
@@ -436,7 +437,12 @@ fn run_pipeline(
     samples: &[Base],
     names: &ChannelNames,
 ) -> (Vec<u8>, u64) {
-    let mut p = Pipeline::new(grammar.clone(), window, limits);
+    let config = PipelineConfig {
+        window,
+        limits,
+        ..PipelineConfig::default()
+    };
+    let mut p = Pipeline::new(grammar.clone(), &config).unwrap();
     let mut out = Vec::new();
     let names = names.lock();
     let mut sink = |e: &Episode| e.write_json(grammar, &names, &mut out);

@@ -1,142 +1,18 @@
-//! Fixed-bound histograms as the renderer sees them, plus two ways to fill one:
-//! [`FixedHistogram`] (observe values directly) and [`from_hdr`] (convert an
-//! `hdrhistogram::Histogram<u64>`).
+//! Fixed-bound histograms as the renderer sees them: [`HistogramSnapshot`],
+//! filled from a [`FixedHistogram`] (observe values directly) or by
+//! [`from_hdr`] (convert an `hdrhistogram::Histogram<u64>`).
 //!
-//! Bucket bounds are fixed, documented constants: every `le` spelling is a
-//! separate series in Prometheus, so a bound must never change once released.
+//! The histogram types and every bucket bound live in `motifd-histogram`,
+//! shared with the engine, so each series has one definition; they are
+//! re-exported here under the paths the renderer has always used.
 
 use hdrhistogram::Histogram;
 
-/// Bounds (seconds of event time) of `<ns>_episode_duration_seconds`:
-/// from one tick at 100 Hz up to an hour.
-pub const EPISODE_DURATION_BOUNDS_SECONDS: &[f64] = &[
-    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
-];
-
-/// Bounds (dimensionless residual magnitude) of `<ns>_episode_peak`.
-pub const EPISODE_PEAK_BOUNDS: &[f64] = &[0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0];
-
-/// Bounds (seconds of event time) of `<ns>_streaming_lateness_seconds`:
-/// how far behind the newest event time a sample arrived. Chosen to bracket
-/// typical reorder windows so an operator can read off the window that would
-/// have admitted a given fraction of samples.
-pub const LATENESS_BOUNDS_SECONDS: &[f64] = &[
-    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-];
-
-/// Bounds (seconds of wall time) of `<ns>_ingest_to_flush_latency_seconds`:
-/// from the moment a sample was accepted until the reorder buffer released it.
-pub const INGEST_TO_FLUSH_BOUNDS_SECONDS: &[f64] = &[
-    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
-];
-
-/// Bounds (seconds of wall time) of `<ns>_scrape_render_duration_seconds`.
-pub const RENDER_DURATION_BOUNDS_SECONDS: &[f64] = &[
-    0.000_001, 0.000_005, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05,
-];
-
-/// Bounds (seconds of wall time) of `<ns>_postgres_poll_duration_seconds`:
-/// one poll of a PostgreSQL source, all its statements.
-pub const POSTGRES_POLL_DURATION_BOUNDS_SECONDS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// A histogram ready to render: finite upper bounds, cumulative counts per
-/// bound, and the total count and sum.
-///
-/// Invariants the renderer relies on (and [`FixedHistogram`] / [`from_hdr`]
-/// guarantee): `cumulative.len() == bounds.len()`, `bounds` strictly
-/// increasing and finite, `cumulative` non-decreasing and each entry
-/// `<= count`. The `+Inf` bucket is not stored: it is always `count`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistogramSnapshot {
-    /// Finite upper bounds (`le`), strictly increasing. One of the `*_BOUNDS*`
-    /// constants of this module.
-    pub bounds: &'static [f64],
-    /// `cumulative[i]` = number of observations `<= bounds[i]`.
-    pub cumulative: Vec<u64>,
-    /// Total number of observations (the `+Inf` bucket and `_count`).
-    pub count: u64,
-    /// Sum of all observations (`_sum`), in the family's unit.
-    pub sum: f64,
-}
-
-impl HistogramSnapshot {
-    /// An empty histogram (all counts zero) over `bounds`.
-    pub fn empty(bounds: &'static [f64]) -> Self {
-        Self {
-            bounds,
-            cumulative: vec![0; bounds.len()],
-            count: 0,
-            sum: 0.0,
-        }
-    }
-
-    /// Resets to empty over `bounds`, keeping the allocation.
-    pub fn reset(&mut self, bounds: &'static [f64]) {
-        self.bounds = bounds;
-        self.cumulative.clear();
-        self.cumulative.resize(bounds.len(), 0);
-        self.count = 0;
-        self.sum = 0.0;
-    }
-}
-
-/// A fixed-bound histogram that records observations directly
-/// (non-cumulative bucket counts; converted on snapshot).
-#[derive(Debug, Clone)]
-pub struct FixedHistogram {
-    bounds: &'static [f64],
-    /// `per_bucket[i]` counts observations in `(bounds[i-1], bounds[i]]`;
-    /// the extra last slot counts those above every bound (and NaN).
-    per_bucket: Vec<u64>,
-    sum: f64,
-}
-
-impl FixedHistogram {
-    /// An empty histogram over `bounds` (strictly increasing, finite).
-    pub fn new(bounds: &'static [f64]) -> Self {
-        Self {
-            bounds,
-            per_bucket: vec![0; bounds.len() + 1],
-            sum: 0.0,
-        }
-    }
-
-    /// Records one observation. NaN goes to the `+Inf` bucket only and is not
-    /// added to the sum, so one bad value cannot poison `_sum` forever.
-    pub fn observe(&mut self, value: f64) {
-        let idx = self.bounds.partition_point(|b| *b < value);
-        let idx = if value.is_nan() {
-            self.bounds.len()
-        } else {
-            idx
-        };
-        self.per_bucket[idx] += 1;
-        if !value.is_nan() {
-            self.sum += value;
-        }
-    }
-
-    /// Writes the cumulative form into `out`, reusing its allocation.
-    pub fn snapshot_into(&self, out: &mut HistogramSnapshot) {
-        out.reset(self.bounds);
-        let mut running = 0u64;
-        for (slot, n) in out.cumulative.iter_mut().zip(&self.per_bucket) {
-            running += n;
-            *slot = running;
-        }
-        out.count = running + self.per_bucket[self.bounds.len()];
-        out.sum = self.sum;
-    }
-
-    /// The cumulative form as a new value.
-    pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut out = HistogramSnapshot::empty(self.bounds);
-        self.snapshot_into(&mut out);
-        out
-    }
-}
+pub use motifd_histogram::{
+    FixedHistogram, HistogramSnapshot, EPISODE_DURATION_BOUNDS_SECONDS, EPISODE_PEAK_BOUNDS,
+    INGEST_TO_FLUSH_BOUNDS_SECONDS, LATENESS_BOUNDS_SECONDS, POSTGRES_POLL_DURATION_BOUNDS_SECONDS,
+    RENDER_DURATION_BOUNDS_SECONDS,
+};
 
 /// The unit of the integer values recorded in an `hdrhistogram::Histogram`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,39 +68,6 @@ pub fn from_hdr(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ALL_BOUNDS: [&[f64]; 5] = [
-        EPISODE_DURATION_BOUNDS_SECONDS,
-        EPISODE_PEAK_BOUNDS,
-        LATENESS_BOUNDS_SECONDS,
-        INGEST_TO_FLUSH_BOUNDS_SECONDS,
-        RENDER_DURATION_BOUNDS_SECONDS,
-    ];
-
-    #[test]
-    fn bounds_are_finite_and_strictly_increasing() {
-        for bounds in ALL_BOUNDS {
-            assert!(bounds.iter().all(|b| b.is_finite()));
-            assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{bounds:?}");
-        }
-    }
-
-    #[test]
-    fn fixed_histogram_counts_cumulatively_with_le_semantics() {
-        let mut h = FixedHistogram::new(EPISODE_PEAK_BOUNDS);
-        let values = [0.1, 0.5, 0.6, 3.0, 1000.0, f64::NAN];
-        for v in values {
-            h.observe(v);
-        }
-        let s = h.snapshot();
-        for (bound, cum) in s.bounds.iter().zip(&s.cumulative) {
-            let expected = values.iter().filter(|v| **v <= *bound).count() as u64;
-            assert_eq!(*cum, expected, "le={bound}");
-        }
-        assert_eq!(s.count, values.len() as u64);
-        let finite_sum: f64 = values.iter().filter(|v| !v.is_nan()).sum();
-        assert_eq!(s.sum, finite_sum);
-    }
 
     #[test]
     fn hdr_conversion_matches_direct_bucketing() {

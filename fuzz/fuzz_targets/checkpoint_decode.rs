@@ -8,12 +8,12 @@
 //! restores has conserved counters, keeps running through more samples and
 //! `finish` without a panic, and encodes back to bytes that decode to the same
 //! summary. Seeds are checkpoints the daemon wrote for the default
-//! configuration (window 10 s, channel TTL 3600 s, cap 10^6).
+//! configuration (window 10 s, channel TTL 3600 s, cap 10^6), format version 2.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use motifd_engine::checkpoint::{self, Fingerprint, Meta};
-use motifd_engine::{EngineLimits, Episode, Grammar, Sample};
+use motifd_engine::{EngineLimits, Episode, Grammar, PipelineConfig, Sample};
 use std::sync::Arc;
 
 const HEADER: usize = 24;
@@ -28,11 +28,14 @@ fuzz_target!(|data: &[u8]| {
         bytes[20..24].copy_from_slice(&crc.to_le_bytes());
     }
     let grammar = Arc::new(Grammar::default());
-    let limits = EngineLimits {
-        channel_ttl: Some(3600.0),
-        max_channels: 1_000_000,
+    let config = PipelineConfig {
+        limits: EngineLimits {
+            channel_ttl: Some(3600.0),
+            max_channels: 1_000_000,
+        },
+        ..PipelineConfig::default()
     };
-    let restored = match checkpoint::decode(&bytes, Arc::clone(&grammar), 10.0, limits) {
+    let restored = match checkpoint::decode(&bytes, Arc::clone(&grammar), &config) {
         Ok(r) => r,
         Err(e) => {
             assert!(!e.to_string().is_empty());
@@ -41,9 +44,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut pipeline = restored.pipeline;
     assert!(pipeline.counters().conserved());
-    let fingerprint = Fingerprint::of(&grammar, 10.0, &limits);
+    let fingerprint = Fingerprint::of(&grammar, &config);
     let again = checkpoint::encode(&pipeline, &restored.names, &fingerprint, &restored.meta);
-    let decoded = checkpoint::decode(&again, Arc::clone(&grammar), 10.0, limits)
+    let decoded = checkpoint::decode(&again, Arc::clone(&grammar), &config)
         .expect("a restored checkpoint encodes to one that restores");
     assert_eq!(decoded.summary, restored.summary);
     let _: Meta = decoded.meta;

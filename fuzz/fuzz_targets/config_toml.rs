@@ -11,7 +11,7 @@
 use libfuzzer_sys::fuzz_target;
 use motifd::daemon::config::{from_toml, secs, Config, MAX_CHANNEL_CAPACITY, MAX_INTERVAL_SECONDS};
 use motifd::lines::LineSplitter;
-use motifd_engine::{ingest, EngineLimits, Grammar, Pipeline};
+use motifd_engine::{ingest, EngineLimits, Grammar, Pipeline, PipelineConfig};
 use motifd_exporter::Namespace;
 use std::sync::{Arc, OnceLock};
 
@@ -59,11 +59,16 @@ fn build(c: &Config) {
         secs(c.fsync_interval),
         secs(c.checkpoint_interval),
     ];
-    let limits = EngineLimits {
-        channel_ttl: c.channel_ttl,
-        max_channels: c.max_channels,
+    let config = PipelineConfig {
+        window: c.window,
+        limits: EngineLimits {
+            channel_ttl: c.channel_ttl,
+            max_channels: c.max_channels,
+        },
+        ..PipelineConfig::default()
     };
-    let pipeline = Pipeline::new(Arc::clone(grammar()), c.window, limits);
+    let pipeline = Pipeline::new(Arc::clone(grammar()), &config)
+        .expect("a configuration that validated builds a pipeline");
     assert!(pipeline.counters().conserved());
     let (tx, rx) = ingest::channel(c.channel_capacity);
     drop((tx, rx));

@@ -9,10 +9,13 @@
 //! a sample never reaches the engine.
 //!
 //! Checked after every operation: the conservation law and the counters that
-//! tie the reorder buffer to the engine; a second `ReorderBuffer` fed the same
-//! samples releases exactly what a plain sorted-list model of the documented
-//! rules releases (time order, ties in arrival order, drops below the
-//! frontier), and agrees with the pipeline's own buffer on every counter;
+//! tie the reorder buffer to the engine; a plain model of the far-future
+//! guard's documented rules decides which samples are admitted, held or
+//! rejected (`future_time`) and agrees with the pipeline on every count; a
+//! second `ReorderBuffer` fed the admitted samples releases exactly what a
+//! plain sorted-list model of the documented reorder rules releases (time
+//! order, ties in arrival order, drops below the frontier), and agrees with the
+//! pipeline's own buffer on every counter;
 //! every episode is well-formed (finite `t_start <= t_end` within the released
 //! stream, at least `min_dwell_seconds` long, finite non-negative peak no
 //! larger than any |value| fed, at least one sample, `trust_sum` in
@@ -22,10 +25,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use motifd_engine::future::{CONFIRM, HOLD};
 use motifd_engine::grammar::MotifParams;
 use motifd_engine::reorder::ReorderBuffer;
 use motifd_engine::{
-    ClosedBy, EngineLimits, Episode, Grammar, MotifSpec, Pipeline, RejectReason, Sample,
+    ClosedBy, EngineLimits, Episode, Grammar, MotifSpec, Pipeline, PipelineConfig, RejectReason,
+    Sample,
 };
 use motifd_fuzz::Bytes;
 use std::cmp::Ordering;
@@ -135,6 +140,108 @@ impl Model {
     }
 }
 
+/// The far-future guard's documented rules, written plainly: the model.
+/// Admitted samples go to `admitted`, in admission order.
+struct GuardModel {
+    max_jump: f64,
+    starting: bool,
+    held: Vec<Sample>,
+    anchor: f64,
+    streak: usize,
+    rejected: u64,
+    jumps: u64,
+}
+
+impl GuardModel {
+    fn new(max_jump: f64) -> Self {
+        Self {
+            max_jump,
+            starting: true,
+            held: Vec::new(),
+            anchor: f64::NEG_INFINITY,
+            streak: 0,
+            rejected: 0,
+            jumps: 0,
+        }
+    }
+
+    /// Offers `s`; `newest` reads the reorder model's newest time, `admit`
+    /// hands a sample to it.
+    fn offer(
+        &mut self,
+        s: Sample,
+        window: f64,
+        newest: &mut dyn FnMut() -> f64,
+        admit: &mut dyn FnMut(Sample),
+    ) {
+        if self.starting {
+            self.held.push(s);
+            if self.held.len() == CONFIRM {
+                self.decide(admit);
+            }
+            return;
+        }
+        let n = newest();
+        if s.t > n + self.max_jump {
+            if self.held.is_empty() {
+                self.anchor = n;
+                self.streak = 0;
+            }
+            if self.held.len() == HOLD {
+                self.held.remove(0);
+                self.rejected += 1;
+                self.streak = self.streak.min(self.held.len());
+            }
+            self.held.push(s);
+            self.streak += 1;
+            if self.streak >= CONFIRM {
+                self.jumps += 1;
+                self.decide(admit);
+            }
+            return;
+        }
+        admit(s);
+        if !self.held.is_empty() {
+            self.streak = 0;
+            if newest() > self.anchor + window {
+                self.rejected += self.held.len() as u64;
+                self.held.clear();
+            }
+        }
+    }
+
+    fn decide(&mut self, admit: &mut dyn FnMut(Sample)) {
+        let mut ts: Vec<f64> = self.held.iter().map(|h| h.t).collect();
+        ts.sort_by(f64::total_cmp);
+        let limit = ts[(ts.len() - 1) / 2] + self.max_jump;
+        for h in std::mem::take(&mut self.held) {
+            if h.t <= limit {
+                admit(h);
+            } else {
+                self.rejected += 1;
+            }
+        }
+        self.streak = 0;
+        self.starting = false;
+    }
+
+    fn idle(&mut self, admit: &mut dyn FnMut(Sample)) {
+        if self.starting && !self.held.is_empty() {
+            self.decide(admit);
+        }
+    }
+
+    fn end(&mut self, admit: &mut dyn FnMut(Sample)) {
+        if self.starting {
+            self.idle(admit);
+        } else {
+            self.rejected += self.held.len() as u64;
+            self.held.clear();
+            self.streak = 0;
+        }
+    }
+}
+
 struct Run {
     grammar: usize,
     window: f64,
@@ -143,6 +250,9 @@ struct Run {
     pipeline: Pipeline,
     buffer: ReorderBuffer,
     model: Model,
+    guard: GuardModel,
+    /// `future_time` rejections offered directly (as a parser would count them).
+    future_rejected: u64,
     offered: u64,
     max_abs_value: f64,
     reloaded: bool,
@@ -167,25 +277,47 @@ impl Run {
         let mut episodes = Vec::new();
         self.pipeline.push(s, &mut |e: &Episode| episodes.push(*e));
         let (mut ours, mut model) = (Vec::new(), Vec::new());
-        self.buffer.push(s, |x| ours.push(*x));
-        self.model.push(s, self.window, &mut model);
+        let (buffer, reorder, window) = (&mut self.buffer, &mut self.model, self.window);
+        let newest = std::cell::Cell::new(reorder.newest.unwrap_or(f64::NEG_INFINITY));
+        self.guard.offer(
+            s,
+            window,
+            &mut || newest.get(),
+            &mut |x| {
+                buffer.push(x, |y| ours.push(*y));
+                reorder.push(x, window, &mut model);
+                newest.set(reorder.newest.unwrap_or(f64::NEG_INFINITY));
+            },
+        );
         compare_releases(&ours, &model);
         self.check(episodes, self.grammar);
+    }
+
+    /// Admits what the guard model lets go at `step` (idle or end), then
+    /// releases everything staged in the buffer and the model.
+    fn flush_model(&mut self, end: bool) {
+        let (mut ours, mut model) = (Vec::new(), Vec::new());
+        let (buffer, reorder, window) = (&mut self.buffer, &mut self.model, self.window);
+        let mut admit = |x: Sample| {
+            buffer.push(x, |y| ours.push(*y));
+            reorder.push(x, window, &mut model);
+        };
+        if end {
+            self.guard.end(&mut admit);
+        } else {
+            self.guard.idle(&mut admit);
+        }
+        self.buffer.flush_all(|x| ours.push(*x));
+        self.model.flush(&mut model);
+        compare_releases(&ours, &model);
     }
 
     fn flush(&mut self) {
         let mut episodes = Vec::new();
         self.pipeline
             .flush_staged(&mut |e: &Episode| episodes.push(*e));
-        self.flush_model();
+        self.flush_model(false);
         self.check(episodes, self.grammar);
-    }
-
-    fn flush_model(&mut self) {
-        let (mut ours, mut model) = (Vec::new(), Vec::new());
-        self.buffer.flush_all(|x| ours.push(*x));
-        self.model.flush(&mut model);
-        compare_releases(&ours, &model);
     }
 
     fn reload(&mut self, to: usize) {
@@ -195,7 +327,7 @@ impl Run {
             .replace_grammar(Arc::clone(&grammars()[to]), &mut |e: &Episode| {
                 episodes.push(*e)
             });
-        self.flush_model();
+        self.flush_model(true);
         // Everything emitted during the switch belongs to the old grammar.
         self.check(episodes, old);
         self.grammar = to;
@@ -204,6 +336,9 @@ impl Run {
 
     fn reject(&mut self, reason: RejectReason) {
         self.offered += 1;
+        if reason == RejectReason::FutureTime {
+            self.future_rejected += 1;
+        }
         self.pipeline.reject(reason);
         self.check(Vec::new(), self.grammar);
     }
@@ -219,8 +354,17 @@ impl Run {
             (b.flushed, b.dropped_out_of_window),
             "pipeline buffer and lone buffer disagree"
         );
-        assert_eq!(c.staged as usize, self.buffer.staged());
-        assert_eq!(c.staged as usize, self.model.staged.len(), "staged");
+        let held = self.guard.held.len();
+        assert_eq!(c.staged as usize, self.buffer.staged() + held);
+        assert_eq!(c.staged as usize, self.model.staged.len() + held, "staged");
+        let future = c.rejected.get(RejectReason::FutureTime);
+        assert_eq!(future, self.guard.rejected + self.future_rejected, "future_time");
+        assert_eq!(c.time_jumps, self.guard.jumps, "jumps");
+        let newest = self.pipeline.reorder().newest();
+        assert!(
+            self.guard.held.iter().all(|h| h.t > newest),
+            "a held sample is not ahead of the stream"
+        );
         assert_eq!(c.flushed, self.model.released, "released");
         assert_eq!(c.dropped_out_of_window, self.model.dropped, "dropped");
         let frontier = self.pipeline.reorder().frontier();
@@ -280,7 +424,7 @@ impl Run {
     fn finish(mut self) {
         let mut episodes = Vec::new();
         self.pipeline.finish(&mut |e: &Episode| episodes.push(*e));
-        self.flush_model();
+        self.flush_model(true);
         self.check(episodes, self.grammar);
         let c = self.pipeline.counters();
         assert_eq!(c.staged, 0);
@@ -342,24 +486,38 @@ fn max_channels(b: &mut Bytes) -> usize {
     }
 }
 
+fn max_future_jump(b: &mut Bytes) -> f64 {
+    const TABLE: [f64; 4] = [3600.0, 0.5, 40.0, 1e300];
+    TABLE[b.u8() as usize % 4]
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes::new(data);
     let grammar = b.u8() as usize % GRAMMARS;
     let window = window(&mut b);
     let ttl = ttl(&mut b);
     let max_channels = max_channels(&mut b);
-    let limits = EngineLimits {
-        channel_ttl: ttl,
-        max_channels,
+    let max_future_jump = max_future_jump(&mut b);
+    let config = PipelineConfig {
+        window,
+        max_future_jump,
+        limits: EngineLimits {
+            channel_ttl: ttl,
+            max_channels,
+        },
+        ..PipelineConfig::default()
     };
     let mut run = Run {
         grammar,
         window,
         ttl,
         max_channels,
-        pipeline: Pipeline::new(Arc::clone(&grammars()[grammar]), window, limits),
-        buffer: ReorderBuffer::new(window),
+        pipeline: Pipeline::new(Arc::clone(&grammars()[grammar]), &config)
+            .expect("a valid configuration"),
+        buffer: ReorderBuffer::new(window).expect("a valid window"),
         model: Model::default(),
+        guard: GuardModel::new(max_future_jump),
+        future_rejected: 0,
         offered: 0,
         max_abs_value: 0.0,
         reloaded: false,

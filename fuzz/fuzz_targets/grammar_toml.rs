@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use motifd_engine::grammar::MAX_MOTIFS;
-use motifd_engine::{EngineLimits, Episode, Grammar, MotifId, Pipeline, Sample};
+use motifd_engine::{EngineLimits, Episode, Grammar, MotifId, Pipeline, PipelineConfig, Sample};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -98,7 +98,12 @@ fn run_one_sample_per_class(g: Grammar) {
         channel_ttl: Some(1.0),
         max_channels: 4,
     };
-    let mut pipeline = Pipeline::new(Arc::clone(&g), 0.0, limits);
+    let config = PipelineConfig {
+        window: 0.0,
+        limits,
+        ..PipelineConfig::default()
+    };
+    let mut pipeline = Pipeline::new(Arc::clone(&g), &config).expect("a valid configuration");
     let mut episodes = 0u64;
     let mut sink = |e: &Episode| {
         assert!(e.t_start <= e.t_end);

@@ -13,7 +13,7 @@
 
 use crossbeam_channel::Sender;
 use motifd_engine::checkpoint::{self, Fingerprint, Meta, Restored};
-use motifd_engine::{ChannelNames, EngineLimits, Grammar, Pipeline};
+use motifd_engine::{ChannelNames, Grammar, Pipeline, PipelineConfig};
 use motifd_exporter::atomic_file::write_atomic;
 use std::fs;
 use std::io;
@@ -208,12 +208,7 @@ fn unix_now() -> f64 {
 /// configuration. Anything else starts fresh, with the reason logged; a
 /// checkpoint that cannot be restored is moved aside to `<path>.rejected` so
 /// the next write does not destroy what an operator may want to inspect.
-pub fn restore(
-    path: &Path,
-    grammar: &Arc<Grammar>,
-    window: f64,
-    limits: EngineLimits,
-) -> Option<Restored> {
+pub fn restore(path: &Path, grammar: &Arc<Grammar>, config: &PipelineConfig) -> Option<Restored> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
@@ -228,7 +223,7 @@ pub fn restore(
             return None;
         }
     };
-    match checkpoint::decode(&bytes, Arc::clone(grammar), window, limits) {
+    match checkpoint::decode(&bytes, Arc::clone(grammar), config) {
         Ok(restored) => {
             let s = &restored.summary;
             log::info!(

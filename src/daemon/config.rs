@@ -101,6 +101,23 @@ settings! {
     [long, value_name = "SECONDS", allow_negative_numbers = true]
     idle_flush: f64 => f64 = DEFAULT_WINDOW, via rule::wait_seconds;
 
+    /// A sample more than this many event-time seconds ahead of the newest
+    /// one is held until the stream confirms the jump, else rejected as
+    /// `future_time` [default: 3600].
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    max_future_jump: f64 => f64 = motifd_engine::future::DEFAULT_MAX_FUTURE_JUMP,
+        via rule::positive_seconds;
+
+    /// A sample more than this many seconds ahead of the wall clock is
+    /// rejected as `future_time` (0 = no check) [default: 86400].
+    [long, value_name = "SECONDS", allow_negative_numbers = true]
+    max_ahead_of_clock: f64 => Option<f64> = Some(86_400.0), via rule::ttl_or_off;
+
+    /// Most samples staged in the reorder buffer; beyond, the oldest is
+    /// released early and counted.
+    [skip]
+    max_staged: usize => usize = motifd_engine::reorder::DEFAULT_MAX_STAGED, via rule::at_least_one;
+
     /// Evict channels idle this many event-time seconds (0 = never) [default: 3600].
     [long, value_name = "SECONDS", allow_negative_numbers = true]
     channel_ttl: f64 => Option<f64> = Some(3600.0), via rule::ttl_or_off;
@@ -261,6 +278,21 @@ settings! {
     /// A librdkafka property for every Kafka client, KEY=VALUE (repeatable).
     [long = "kafka-property", value_name = "KEY=VALUE"]
     kafka_properties: Vec<String> => Vec<(String, String)> = Vec::new(), via rule::key_values;
+}
+
+impl Config {
+    /// The engine's settings.
+    pub fn pipeline(&self) -> motifd_engine::PipelineConfig {
+        motifd_engine::PipelineConfig {
+            window: self.window,
+            max_future_jump: self.max_future_jump,
+            max_staged: self.max_staged,
+            limits: motifd_engine::EngineLimits {
+                channel_ttl: self.channel_ttl,
+                max_channels: self.max_channels,
+            },
+        }
+    }
 }
 
 /// The flags of `motifd run`: one layer of [`Settings`].

@@ -178,7 +178,10 @@ impl EngineLoop {
                     break;
                 }
             }
-            if self.pipeline.counters().staged > 0 && last_sample.elapsed() >= self.idle_flush {
+            // Samples held as far ahead of the stream wait for the stream,
+            // not for the clock: an idle flush does not release them.
+            let c = self.pipeline.counters();
+            if c.staged > c.held_future && last_sample.elapsed() >= self.idle_flush {
                 let staged = self.pipeline.counters().staged;
                 self.with_sink(&grammar, |p, sink| p.flush_staged(sink));
                 outcome.idle_flushes += 1;

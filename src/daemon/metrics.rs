@@ -2,12 +2,10 @@
 
 use super::checkpointing::CheckpointOutcomes;
 use super::sources::SourceReport;
-use motifd_engine::histogram::FixedHistogram;
 use motifd_engine::{Grammar, Pipeline, RejectReason, Sample};
 use motifd_exporter::histogram::INGEST_TO_FLUSH_BOUNDS_SECONDS;
 use motifd_exporter::{
-    from_hdr, BuildInfo, HdrUnit, HistogramSnapshot, Liveness, MotifStats, ProcessStats, Snapshot,
-    SnapshotPublisher,
+    from_hdr, BuildInfo, HdrUnit, Liveness, MotifStats, ProcessStats, Snapshot, SnapshotPublisher,
 };
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -164,8 +162,8 @@ fn fill_motifs(snap: &mut Snapshot, pipeline: &Pipeline, grammar: &Grammar) {
         out.peak_last = st.last_peak;
         out.trust_sum_last = st.last_trust_sum;
         out.open_episodes = st.open;
-        copy_histogram(&st.duration, &mut out.duration);
-        copy_histogram(&st.peak, &mut out.peak);
+        st.duration.snapshot_into(&mut out.duration);
+        st.peak.snapshot_into(&mut out.peak);
     }
 }
 
@@ -188,7 +186,7 @@ fn fill_ingest(snap: &mut Snapshot, pipeline: &Pipeline) {
         reorder.counters().dropped_within_double_window;
     r.watermark_seconds = finite_or_nan(reorder.frontier());
     r.newest_event_seconds = finite_or_nan(reorder.newest());
-    copy_histogram(&reorder.counters().lateness, &mut r.lateness);
+    reorder.counters().lateness.snapshot_into(&mut r.lateness);
     let e = pipeline.engine().counters();
     snap.channels.tracked = e.channels_tracked;
     snap.channels.evicted_total = e.channels_evicted;
@@ -219,16 +217,6 @@ fn finite_or_nan(v: f64) -> f64 {
     }
 }
 
-/// Copies an engine histogram into the exporter's form (same bounds).
-fn copy_histogram(from: &FixedHistogram, to: &mut HistogramSnapshot) {
-    to.reset(from.bounds());
-    for (slot, c) in to.cumulative.iter_mut().zip(from.cumulative()) {
-        *slot = c;
-    }
-    to.count = from.count();
-    to.sum = from.sum();
-}
-
 /// Version, commit and compiler of this binary (set by build.rs).
 pub fn build_info() -> BuildInfo {
     BuildInfo {
@@ -239,21 +227,5 @@ pub fn build_info() -> BuildInfo {
         rustc: option_env!("MOTIFD_RUSTC_VERSION")
             .unwrap_or("unknown")
             .to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use motifd_engine::histogram as engine;
-    use motifd_exporter::histogram as exporter;
-
-    #[test]
-    fn engine_histogram_bounds_are_the_documented_exporter_bounds() {
-        assert_eq!(
-            engine::DURATION_BOUNDS,
-            exporter::EPISODE_DURATION_BOUNDS_SECONDS
-        );
-        assert_eq!(engine::PEAK_BOUNDS, exporter::EPISODE_PEAK_BOUNDS);
-        assert_eq!(engine::LATENESS_BOUNDS, exporter::LATENESS_BOUNDS_SECONDS);
     }
 }

@@ -24,7 +24,7 @@ use engine_loop::{Control, EngineLoop, Outcome};
 use episode_log::EpisodeLog;
 use metrics::MetricsFiller;
 use motifd_engine::checkpoint::Fingerprint;
-use motifd_engine::{ingest, ChannelNames, EngineLimits, Grammar, Pipeline};
+use motifd_engine::{ingest, ChannelNames, Grammar, Pipeline};
 use publishing::Publishing;
 use signals::Signals;
 use sources::{Running, Source, SourceContext, SourceReport};
@@ -90,6 +90,7 @@ pub fn run_with(
         stop: Arc::clone(&signals.stop),
         format: config.input_format,
         max_line: config.max_line,
+        max_ahead_of_clock: config.max_ahead_of_clock,
         episodes: state
             .log
             .as_ref()
@@ -161,14 +162,11 @@ fn restore_or_start(config: &Config, grammar: &Arc<Grammar>) -> Result<StartStat
         }
         None => None,
     };
-    let limits = EngineLimits {
-        channel_ttl: config.channel_ttl,
-        max_channels: config.max_channels,
-    };
+    let pipeline_config = config.pipeline();
     let restored = config
         .checkpoint
         .as_deref()
-        .and_then(|path| checkpointing::restore(path, grammar, config.window, limits));
+        .and_then(|path| checkpointing::restore(path, grammar, &pipeline_config));
     let was_restored = restored.is_some();
     let (pipeline, names) = match restored {
         Some(r) => {
@@ -178,12 +176,12 @@ fn restore_or_start(config: &Config, grammar: &Arc<Grammar>) -> Result<StartStat
             (r.pipeline, ChannelNames::new(r.names))
         }
         None => (
-            Pipeline::new(Arc::clone(grammar), config.window, limits),
+            Pipeline::new(Arc::clone(grammar), &pipeline_config).context("config")?,
             ChannelNames::default(),
         ),
     };
     let checkpointer = config.checkpoint.clone().map(|path| {
-        let fingerprint = Fingerprint::of(grammar, config.window, &limits);
+        let fingerprint = Fingerprint::of(grammar, &pipeline_config);
         Checkpointer::new(path, secs(config.checkpoint_interval), fingerprint)
     });
     Ok(StartState {

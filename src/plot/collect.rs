@@ -9,12 +9,12 @@ use super::decimate::Decimator;
 use super::episodes_file;
 use super::model::{Collected, Curve, EpisodeRow, EpisodeSource, Panel};
 use super::time_axis;
-use crate::error::Failure;
+use crate::error::{Context, Failure};
 use crate::line_ingest::{Options, RejectReport};
 use crate::replay::{self, Input};
 use motifd_engine::ingest::{self, Batch};
 use motifd_engine::intern::Interner;
-use motifd_engine::{ChannelId, ChannelNames, EngineLimits, Episode, Grammar, MotifId, Pipeline};
+use motifd_engine::{ChannelId, ChannelNames, Episode, Grammar, MotifId, Pipeline, PipelineConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -145,6 +145,7 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         strict: false,
         header_first: true,
         speed: None,
+        max_ahead_of_clock: None,
     };
     let producer = replay::spawn_parser(sources, &grammar, &names, options, tx, Arc::default())?;
     let mut decimator = if sel.since.is_finite() && sel.until.is_finite() {
@@ -155,7 +156,11 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
     for p in &mut panels {
         p.all_channels = decimator.add_series();
     }
-    let mut pipeline = Pipeline::new(Arc::clone(&grammar), input.window, EngineLimits::default());
+    let config = PipelineConfig {
+        window: input.window,
+        ..PipelineConfig::default()
+    };
+    let mut pipeline = Pipeline::new(Arc::clone(&grammar), &config).context("--window")?;
     let mut router = Router {
         channel_selected: Vec::new(),
         curve_of: HashMap::new(),

@@ -6,6 +6,9 @@
 //! checks that the remaining input can hold them, so a corrupt length fails
 //! with a message instead of asking for gigabytes.
 
+use crate::intern::Interner;
+use crate::sample::{ChannelId, Sample};
+use motifd_histogram::FixedHistogram;
 use std::fmt;
 
 /// Why a checkpoint could not be restored. Every message says what was being
@@ -203,6 +206,106 @@ impl<'a> Reader<'a> {
                 "{} unexpected bytes after the last field",
                 self.buf.len() - self.pos
             )))
+        }
+    }
+}
+
+/// Shorthand for the result of a decoder.
+pub(crate) type Decoded<T> = Result<T, CheckpointError>;
+
+/// What a decoder checks ids against: the grammar's classes and the channel
+/// names the checkpoint carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Known<'a> {
+    /// Classes of the grammar.
+    pub classes: usize,
+    /// Channel names of the checkpoint.
+    pub names: &'a Interner,
+}
+
+impl Known<'_> {
+    /// Fails unless `channel` has a name.
+    pub fn channel(&self, channel: ChannelId, what: &str) -> Decoded<()> {
+        if self.names.contains(channel) {
+            Ok(())
+        } else {
+            Err(malformed(format!(
+                "{what}: channel {channel} has no name in the checkpoint"
+            )))
+        }
+    }
+
+    /// Fails unless the sample's class and channel exist.
+    pub fn sample(&self, s: &Sample, what: &str) -> Decoded<()> {
+        if s.class as usize >= self.classes {
+            return Err(malformed(format!(
+                "{what}: class {} does not exist",
+                s.class
+            )));
+        }
+        self.channel(s.channel, what)
+    }
+}
+
+/// Bytes of one encoded sample.
+pub(crate) const SAMPLE_BYTES: usize = 8 + 8 + 4 + 2;
+
+impl Writer {
+    /// A sample: `t`, value, channel, class.
+    pub fn sample(&mut self, s: &Sample) {
+        self.f64(s.t);
+        self.f64(s.value);
+        self.u32(s.channel);
+        self.u16(s.class);
+    }
+
+    /// A histogram: its non-cumulative counts and its sum.
+    pub fn histogram(&mut self, h: &FixedHistogram) {
+        self.len(h.per_bucket().len());
+        for &c in h.per_bucket() {
+            self.u64(c);
+        }
+        self.f64(h.sum());
+    }
+}
+
+impl Reader<'_> {
+    /// A sample as [`Writer::sample`] wrote it, checked to hold the
+    /// invariant of [`Sample`] (finite, `t` never `-0.0`).
+    pub fn sample(&mut self, what: &str) -> Decoded<Sample> {
+        let s = Sample {
+            t: self.f64(what)?,
+            value: self.f64(what)?,
+            channel: self.u32(what)?,
+            class: self.u16(what)?,
+        };
+        if !s.is_valid() || s.t.to_bits() == (-0.0f64).to_bits() {
+            return Err(malformed(format!(
+                "{what}: sample at t = {} with value {} is not finite",
+                s.t, s.value
+            )));
+        }
+        Ok(s)
+    }
+
+    /// A histogram over `bounds` as [`Writer::histogram`] wrote it.
+    pub fn histogram(&mut self, bounds: &'static [f64], what: &str) -> Decoded<FixedHistogram> {
+        let n = self.len(what, 8)?;
+        let counts = (0..n)
+            .map(|_| self.counter(what))
+            .collect::<Decoded<Vec<_>>>()?;
+        let sum = self.f64(what)?;
+        FixedHistogram::from_parts(bounds, counts, sum)
+            .map_err(|e| malformed(format!("{what}: {e}")))
+    }
+
+    /// An event time that is finite or −∞ (nothing seen yet).
+    pub fn event_time(&mut self, what: &str) -> Decoded<f64> {
+        let t = self.f64(what)?;
+        if t.is_finite() || t == f64::NEG_INFINITY {
+            Ok(t)
+        } else {
+            Err(malformed(format!("{what}: {t} is not an event time")))
         }
     }
 }

@@ -7,10 +7,14 @@
 //! ```text
 //! magic "MOTIFDCK" | version u32 | body length u64 | CRC-32 of body u32 | body
 //! body = fingerprint | meta | summary | channel names | pipeline state
+//! pipeline state = counters | reorder buffer | far-future guard | motif engine
 //! ```
 //!
+//! Each part is written and read back by the type that owns it (its `encode`
+//! and `decode`), which also checks its own invariants on the way in.
+//!
 //! The fingerprint is a canonical text of everything that gives the state its
-//! meaning — the grammar, the reorder window and the engine limits. A
+//! meaning — the grammar and every pipeline setting. A
 //! checkpoint restores only into a pipeline configured identically; otherwise
 //! [`CheckpointError::ConfigChanged`] names the first difference. The summary
 //! repeats a few headline figures so a checkpoint can be inspected without
@@ -19,21 +23,22 @@
 //! Restoring is all or nothing: the header, the checksum and every structural
 //! invariant are checked before a single value is handed back.
 
-mod codec;
-mod state;
+pub(crate) mod codec;
 
 pub use codec::CheckpointError;
 
 use crate::grammar::Grammar;
 use crate::intern::Interner;
-use crate::motif::EngineLimits;
-use crate::pipeline::Pipeline;
-use codec::{malformed, Reader, Writer};
+use crate::pipeline::{Pipeline, PipelineConfig};
+use codec::{malformed, Known, Reader, Writer};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-/// Format version written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version written by this build. Version 2 added the far-future
+/// guard's held samples, the released-at-cap counter and the settings behind
+/// them, and stores only the channel names the state refers to, with their
+/// ids. Other versions are refused ([`CheckpointError::UnsupportedVersion`]).
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"MOTIFDCK";
 const HEADER: usize = 8 + 4 + 8 + 4;
 
@@ -45,10 +50,13 @@ pub struct Fingerprint(String);
 
 impl Fingerprint {
     /// The fingerprint of a pipeline built with these settings.
-    pub fn of(grammar: &Grammar, window: f64, limits: &EngineLimits) -> Self {
+    pub fn of(grammar: &Grammar, config: &PipelineConfig) -> Self {
         let mut text = String::new();
         let f = |v: f64| ryu::Buffer::new().format(v).to_string();
-        let _ = writeln!(text, "window={}", f(window));
+        let limits = &config.limits;
+        let _ = writeln!(text, "window={}", f(config.window));
+        let _ = writeln!(text, "max_future_jump={}", f(config.max_future_jump));
+        let _ = writeln!(text, "max_staged={}", config.max_staged);
         let ttl = limits.channel_ttl.map_or_else(|| "off".to_string(), f);
         let _ = writeln!(text, "channel_ttl={ttl}");
         let _ = writeln!(text, "max_channels={}", limits.max_channels);
@@ -120,7 +128,7 @@ pub struct Summary {
     pub received: u64,
     /// Samples released to the engine.
     pub flushed: u64,
-    /// Samples staged in the reorder buffer.
+    /// Samples staged in the reorder buffer or held by the far-future guard.
     pub staged: u64,
     /// Samples dropped below the frontier.
     pub dropped_out_of_window: u64,
@@ -136,12 +144,12 @@ pub struct Summary {
     pub open_episodes: u64,
     /// (motif, channel) states tracked.
     pub channels_tracked: u64,
-    /// Distinct channel names.
+    /// Channel names the checkpoint carries: those the state refers to.
     pub channel_names: u64,
 }
 
 impl Summary {
-    fn of(pipeline: &Pipeline, names: &Interner) -> Self {
+    fn of(pipeline: &Pipeline, channel_names: usize) -> Self {
         let c = pipeline.counters();
         let engine = pipeline.engine();
         let motifs = engine.grammar().motifs().len();
@@ -162,7 +170,7 @@ impl Summary {
             episodes,
             open_episodes: open,
             channels_tracked: engine.counters().channels_tracked,
-            channel_names: names.len() as u64,
+            channel_names: channel_names as u64,
         }
     }
 
@@ -212,10 +220,11 @@ pub fn encode(
     fingerprint: &Fingerprint,
     meta: &Meta,
 ) -> Vec<u8> {
+    let referenced = names.referenced(|f| pipeline.for_each_channel(f));
     // The header is patched in at the end, so the (possibly large) body is
     // written once, into a buffer sized up front, and never copied.
     let mut w = Writer {
-        buf: Vec::with_capacity(HEADER + state::encoded_size_hint(pipeline, names.len())),
+        buf: Vec::with_capacity(HEADER + 1024 + referenced.len() * 24 + pipeline.encoded_size()),
     };
     w.buf.extend_from_slice(MAGIC);
     w.u32(FORMAT_VERSION);
@@ -224,12 +233,9 @@ pub fn encode(
     w.str(fingerprint.as_str());
     w.u64(meta.episode_log_len.unwrap_or(u64::MAX));
     w.f64(meta.written_unix);
-    Summary::of(pipeline, names).put(&mut w);
-    w.len(names.len());
-    for id in 0..names.len() {
-        w.str(names.name(id as crate::ChannelId));
-    }
-    state::put_pipeline(&mut w, pipeline);
+    Summary::of(pipeline, referenced.len()).put(&mut w);
+    names.encode_ids(&mut w, &referenced);
+    pipeline.encode(&mut w);
 
     let body_len = (w.buf.len() - HEADER) as u64;
     let crc = crc32fast::hash(&w.buf[HEADER..]);
@@ -317,13 +323,12 @@ pub struct Restored {
     pub summary: Summary,
 }
 
-/// Decodes a checkpoint into a pipeline configured with `grammar`, `window`
-/// and `limits`, which must match the checkpoint's fingerprint.
+/// Decodes a checkpoint into a pipeline configured with `grammar` and
+/// `config`, which must match the checkpoint's fingerprint.
 pub fn decode(
     bytes: &[u8],
     grammar: Arc<Grammar>,
-    window: f64,
-    limits: EngineLimits,
+    config: &PipelineConfig,
 ) -> Result<Restored, CheckpointError> {
     let Opened {
         mut body,
@@ -331,19 +336,18 @@ pub fn decode(
         meta,
         summary,
     } = open(bytes)?;
-    let now = Fingerprint::of(&grammar, window, &limits);
+    let now = Fingerprint::of(&grammar, config);
     if fingerprint != now {
         return Err(CheckpointError::ConfigChanged(fingerprint.difference(&now)));
     }
-    let n = body.len("channel names", 8)?;
-    let mut list = Vec::with_capacity(n);
-    for _ in 0..n {
-        list.push(body.str("channel name")?);
-    }
-    let names = Interner::from_names(list.iter().copied()).map_err(malformed)?;
-    let pipeline = state::get_pipeline(&mut body, grammar, window, limits, names.len())?;
+    let names = Interner::decode(&mut body)?;
+    let known = Known {
+        classes: grammar.classes().len(),
+        names: &names,
+    };
+    let pipeline = Pipeline::decode(&mut body, grammar, config, known)?;
     body.finish()?;
-    if Summary::of(&pipeline, &names) != summary {
+    if Summary::of(&pipeline, names.len()) != summary {
         return Err(malformed("the summary does not match the state"));
     }
     Ok(Restored {

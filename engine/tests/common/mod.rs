@@ -1,4 +1,4 @@
-//! A plain, slow model of one (motif, channel) written straight from DESIGN §4.2,
+//! A plain, slow model of one (motif, channel) written straight from docs/semantics.md#per-channel-step,
 //! shared by the integration tests. It shares no code with the engine, so the
 //! tests can use it to compute expected values (which sample opened an episode,
 //! every channel's EMA at a close) independently.

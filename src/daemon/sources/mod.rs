@@ -92,6 +92,8 @@ pub struct SourceContext {
     pub format: LineFormat,
     /// Longest accepted line.
     pub max_line: usize,
+    /// Samples further ahead of the wall clock are rejected (`future_time`).
+    pub max_ahead_of_clock: Option<f64>,
     /// The episode log, for sources that close episodes themselves (Kafka).
     pub episodes: Option<super::episode_log::Appender>,
 }
@@ -105,6 +107,7 @@ impl SourceContext {
             strict: false,
             header_first: false,
             speed: None,
+            max_ahead_of_clock: self.max_ahead_of_clock,
         };
         let writer = BatchWriter::new(self.tx.clone(), DEFAULT_BATCH);
         let mut ingest = LineIngest::new(Arc::clone(&self.grammar), &self.names, writer, options);

@@ -12,7 +12,6 @@ use crate::error::{Context, Failure};
 use crate::line_ingest::RejectReport;
 use crate::log_throttle::{Say, Throttle};
 use crate::partition_engine::Settings;
-use motifd_engine::EngineLimits;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
@@ -69,11 +68,7 @@ impl KafkaSource {
             state_every: secs(config.kafka_state_interval),
             idle_flush: secs(config.idle_flush),
             settings: Settings {
-                window: config.window,
-                limits: EngineLimits {
-                    channel_ttl: config.channel_ttl,
-                    max_channels: config.max_channels,
-                },
+                pipeline: config.pipeline(),
                 format: config.input_format,
                 max_line: config.max_line,
                 report: RejectReport::Log,

@@ -7,8 +7,11 @@ use super::clients::Delivery;
 use crate::daemon::episode_log::Appender;
 use crate::episode_id::id_hex;
 use crate::partition_engine::RecordSink;
-use motifd_engine::histogram::{FixedHistogram, DURATION_BOUNDS, PEAK_BOUNDS};
 use motifd_engine::Episode;
+use motifd_engine::FixedHistogram;
+use motifd_exporter::histogram::{
+    EPISODE_DURATION_BOUNDS_SECONDS as DURATION_BOUNDS, EPISODE_PEAK_BOUNDS as PEAK_BOUNDS,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};

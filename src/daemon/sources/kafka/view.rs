@@ -13,7 +13,7 @@
 use super::output::MotifCounts;
 use super::partitions::{Counts, Totals, Work};
 use crate::daemon::sources::SnapshotPart;
-use motifd_engine::histogram::FixedHistogram;
+use motifd_engine::FixedHistogram;
 use motifd_engine::RejectReason;
 use motifd_exporter::{HistogramSnapshot, KafkaStats, Snapshot};
 use std::collections::BTreeMap;
