@@ -62,6 +62,8 @@ pub struct Config {
     /// Seconds a response write may make no progress before the connection
     /// is closed.
     pub scrape_write_timeout: f64,
+    /// Seconds a scrape request head may take to arrive whole (408 beyond).
+    pub scrape_request_timeout: f64,
     /// Batches buffered between producers and the engine (backpressure bound).
     pub channel_capacity: usize,
     /// Longest accepted line, bytes.
@@ -99,6 +101,7 @@ impl Default for Config {
             max_scrape_connections: 128,
             scrape_idle_timeout: 30.0,
             scrape_write_timeout: 10.0,
+            scrape_request_timeout: 5.0,
             channel_capacity: 64,
             max_line: 1 << 20,
             fsync_interval: 1.0,
@@ -134,6 +137,7 @@ pub struct FileConfig {
     max_scrape_connections: Option<usize>,
     scrape_idle_timeout: Option<f64>,
     scrape_write_timeout: Option<f64>,
+    scrape_request_timeout: Option<f64>,
     channel_capacity: Option<usize>,
     max_line: Option<usize>,
     fsync_interval: Option<f64>,
@@ -331,6 +335,9 @@ pub fn merge(file: FileConfig, flags: &RunFlags) -> Result<Config, Failure> {
     if let Some(v) = file.scrape_write_timeout {
         c.scrape_write_timeout = v;
     }
+    if let Some(v) = file.scrape_request_timeout {
+        c.scrape_request_timeout = v;
+    }
     if let Some(v) = flags.channel_capacity.or(file.channel_capacity) {
         c.channel_capacity = v;
     }
@@ -366,6 +373,7 @@ fn validate(c: &Config) -> Result<(), Failure> {
         ("checkpoint_interval", c.checkpoint_interval),
         ("scrape_idle_timeout", c.scrape_idle_timeout),
         ("scrape_write_timeout", c.scrape_write_timeout),
+        ("scrape_request_timeout", c.scrape_request_timeout),
     ];
     let positive = [("channel_ttl", c.channel_ttl.unwrap_or(1.0))];
     for (key, v) in positive.into_iter().chain(periods) {
@@ -479,6 +487,16 @@ mod tests {
         assert_eq!(c.max_scrape_connections, 8);
         assert_eq!(secs(c.scrape_idle_timeout), Duration::from_millis(2500));
         assert_eq!(secs(c.scrape_write_timeout), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn scrape_request_timeout_comes_from_the_file() {
+        let c = merge(FileConfig::default(), &RunFlags::default()).unwrap();
+        let d = motifd_exporter::ServerConfig::default();
+        assert_eq!(secs(c.scrape_request_timeout), d.request_timeout);
+        let c = merge(file("scrape_request_timeout = 0.75"), &RunFlags::default()).unwrap();
+        assert_eq!(secs(c.scrape_request_timeout), Duration::from_millis(750));
+        assert!(merge(file("scrape_request_timeout = 0"), &RunFlags::default()).is_err());
     }
 
     #[test]
