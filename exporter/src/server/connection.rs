@@ -72,7 +72,16 @@ pub(crate) fn serve(id: u64, slot: Arc<Slot>, ctx: &Context) {
     drop(http);
     drop(stream);
     ctx.registry.remove(id);
-    if matches!(end, End::Refused(_) | End::Cut(_)) {
+    // A client that may still be sending (a refused or cut request, pipelined
+    // requests behind unread answers) is read to its end on the reaper before
+    // the close: closing over unread bytes would send it a reset.
+    let client_may_send = matches!(
+        end,
+        End::Refused(_)
+            | End::Cut(_)
+            | End::Failed(Failure::UnreadResponses | Failure::WriteTimeout)
+    );
+    if client_may_send {
         let _ = slot.stream().shutdown(Shutdown::Write);
         ctx.closer.closing(slot);
     } else {

@@ -55,7 +55,8 @@
 //! slot against one that sends it whole. A connection that is merely silent
 //! (no request begun) is never displaced: if every slot is held by such
 //! connections, or by requests being answered, the newcomer gets `503 Service
-//! Unavailable` with `Retry-After`, sent at once, before anything is read.
+//! Unavailable` with `Retry-After`, sent at once, before anything is read;
+//! so does it while [`CUT_MAX`] cut connections are still finishing.
 //! Refused and answered connections linger on the reaper thread until the
 //! client has closed, so a client reads its answer rather than a reset.
 //!
@@ -95,6 +96,14 @@ pub(crate) struct Limits {
 /// write is noticed after that much rather than after megabytes. Even a
 /// 10,000-series exposition (about 1 MB) needs only a few refills of it.
 const SEND_BUFFER: usize = 256 * 1024;
+
+/// Connections cut (displaced, or past their deadline) whose threads have
+/// not finished yet, beyond which no more are displaced. A cut connection
+/// usually ends at once, but one whose thread is waiting to write (its client
+/// reads nothing) ends only after the write timeout; without this bound,
+/// connections displacing such ones could hold threads and files without
+/// end.
+pub(crate) const CUT_MAX: usize = 16;
 
 /// Least time between two log lines about failing accepts.
 const ACCEPT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -205,7 +214,10 @@ fn accept_loop(listener: &TcpListener, limits: &Limits, stopping: &AtomicBool, c
             break;
         }
         let _ = stream.set_nodelay(true);
-        if ctx.registry.in_use() >= limits.max_connections && !ctx.registry.displace_slowest() {
+        let load = ctx.registry.load();
+        if load.counted >= limits.max_connections
+            && (load.cut >= CUT_MAX || !ctx.registry.displace_slowest())
+        {
             refuse(stream, &ctx.shared.counters, &ctx.closer);
             continue;
         }

@@ -32,10 +32,12 @@ pub use connection::MAX_HEAD_BYTES;
 
 /// Open files one admitted scrape connection holds: its socket.
 pub const FILES_PER_CONNECTION: usize = 1;
-/// Open files the scrape server may hold besides its admitted connections:
-/// the listener, a connection being accepted or refused, and the refused or
-/// answered connections lingering until their clients close (or waiting to).
-pub const FILES_BESIDES_CONNECTIONS: usize = 2 + 2 * reaper::LINGER_MAX;
+/// Open files the scrape server may hold besides the connections its cap
+/// counts: the listener, a connection being accepted or refused, cut
+/// connections still finishing, and the refused or answered connections
+/// lingering until their clients close (or waiting to).
+pub const FILES_BESIDES_CONNECTIONS: usize =
+    2 + front::CUT_MAX * FILES_PER_CONNECTION + 2 * reaper::LINGER_MAX;
 
 /// Open files a scrape server with a cap of `max_connections` may hold.
 pub const fn files_needed(max_connections: usize) -> usize {

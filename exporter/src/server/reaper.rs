@@ -28,8 +28,10 @@ use super::registry::{Registry, Slot};
 pub(crate) const LINGER_MAX: usize = 64;
 /// Longest a closing connection lingers.
 const LINGER: Duration = Duration::from_secs(1);
-/// Bytes read from a lingering connection before it is closed anyway.
-const LINGER_BYTES: usize = 64 * 1024;
+/// Bytes read from a lingering connection before it is closed anyway: more
+/// than a client that pipelined its requests has sent, far less than a
+/// flood would in [`LINGER`].
+const LINGER_BYTES: usize = 1 << 20;
 /// How often lingering connections are looked at.
 const LINGER_POLL: Duration = Duration::from_millis(5);
 

@@ -112,6 +112,13 @@ fn cut_of(state: u64) -> Option<Cut> {
     }
 }
 
+/// How many connections are live, by whether they count against the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Load {
+    pub counted: usize,
+    pub cut: usize,
+}
+
 /// A live connection: its slot and its thread (joined at stop).
 #[derive(Debug)]
 struct Live {
@@ -148,11 +155,15 @@ impl Registry {
         })
     }
 
-    /// Connections that count against the cap: every live one but those
-    /// whose head was cut (their threads are answering 408 and closing).
-    pub(crate) fn in_use(&self) -> usize {
+    /// Live connections: those that count against the cap, and those whose
+    /// head was cut (their threads are answering 408 and closing).
+    pub(crate) fn load(&self) -> Load {
         let live = self.live.lock();
-        live.values().filter(|l| l.slot.cut().is_none()).count()
+        let cut = live.values().filter(|l| l.slot.cut().is_some()).count();
+        Load {
+            counted: live.len() - cut,
+            cut,
+        }
     }
 
     /// Registers `slot` and starts its thread with `spawn(id)`, counting it
@@ -285,11 +296,11 @@ mod tests {
         slots[2].head_started();
         std::thread::sleep(Duration::from_millis(2));
         slots[1].head_started();
-        assert_eq!(registry.in_use(), 3);
+        assert_eq!(registry.load(), Load { counted: 3, cut: 0 });
         assert!(registry.displace_slowest());
         assert_eq!(slots[2].cut(), Some(Cut::Displaced));
         assert_eq!(slots[1].cut(), None);
-        assert_eq!(registry.in_use(), 2);
+        assert_eq!(registry.load(), Load { counted: 2, cut: 1 });
         let next = registry.cut_overdue(Duration::from_secs(60)).unwrap();
         assert!(next > Duration::from_secs(59) && next <= Duration::from_secs(60));
         assert_eq!(registry.cut_overdue(Duration::ZERO), None);
