@@ -1,5 +1,5 @@
 //! Attacks on the metrics port of a running daemon, with a scraper polling
-//! every 100 ms beside them (docs/reliability.md, "Scrape server"): a header
+//! every 100 ms beside them (docs/reliability.md, "Fault injection"): a header
 //! flood, slowloris, and running out of file descriptors. The scraper must
 //! fail no scrape once an attack has ended, and at most briefly during it;
 //! memory must not grow with what an attacker sends.

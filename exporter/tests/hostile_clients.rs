@@ -1,7 +1,7 @@
 //! Clients that do not speak HTTP/1.1 properly, or do so to hold the server's
 //! resources: each gets its answer at once and its connection closed, counted
 //! by reason, and none of them stops a scraper beside it. One test per defect
-//! of the reliability trial (docs/reliability.md, "Scrape server").
+//! of the reliability trial (docs/reliability.md, "Fault injection").
 
 mod common;
 
