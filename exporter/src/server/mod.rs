@@ -106,7 +106,7 @@ impl ScrapeServer {
         liveness: Liveness,
         counters: Arc<ExporterCounters>,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(config.addr)?;
+        let listener = listen(config.addr)?;
         let addr = listener.local_addr()?;
         let shared = handler::Shared {
             snapshots,
@@ -155,6 +155,24 @@ impl ScrapeServer {
     pub fn stop(mut self) {
         self.front.stop();
     }
+}
+
+/// Connections the kernel queues for the accept thread (capped by
+/// `net.core.somaxconn`). Past it, a new connection's handshake is dropped
+/// and the client retries only a second later; std's listener asks for 128,
+/// which a burst of reconnecting clients fills before the accept thread gets
+/// a core on a busy machine.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`], reusing the address as
+/// std's listeners do on Unix.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 impl Drop for ScrapeServer {
