@@ -1,10 +1,11 @@
-//! Scrape latency of the scrape server (`front`: the connection layer that
-//! relays to tiny_http) against tiny_http owning the TCP connections itself
-//! (`direct`: a listener prepared with `socket2`, whose `TCP_NODELAY` and
-//! timeouts the accepted sockets inherit), in alternating rounds so drift in
-//! the machine's load hits both alike. `direct` is a measuring prototype, not
-//! a supported design: it has no connection cap and leaves open connections
-//! open at stop (`stop` below shows the latter).
+//! Scrape latency of the scrape server (`front`: its accept loop, one thread
+//! per connection reading with tiny_http's connection reader) against
+//! tiny_http's own server owning the TCP connections (`direct`: a listener
+//! prepared with `socket2`, whose `TCP_NODELAY` and timeouts the accepted
+//! sockets inherit, and two workers), in alternating rounds so drift in the
+//! machine's load hits both alike. `direct` is a measuring reference, not a
+//! supported design: it has no connection cap, no request deadline, and
+//! leaves open connections open at stop (`stop` below shows the latter).
 //!
 //! Each round and design: phase a, 64 keep-alive scrapers scraping once a
 //! second (spread over the second) plus 32 idle connections, full catalogue,

@@ -24,15 +24,31 @@ pub enum CloseReason {
     /// The client left more than the unread limit of responses unread (it
     /// pipelines requests and reads nothing).
     UnreadResponses,
+    /// A request head was not whole within the request timeout of its first
+    /// byte (answered 408).
+    RequestTimeout,
+    /// At the connection cap, a new connection took the slot of this one,
+    /// whose request head had been arriving longest (answered 408).
+    Displaced,
+    /// A request head over 16 KiB (answered 431).
+    HeaderTooLarge,
+    /// A request that is not well-formed HTTP/1.1, or asks for what the
+    /// server does not read: a body over 1 KiB, `Expect` (answered 400, 413
+    /// or 417).
+    BadRequest,
 }
 
 impl CloseReason {
     /// Every reason, in rendering order.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 8] = [
         Self::ConnectionLimit,
         Self::IdleTimeout,
         Self::WriteTimeout,
         Self::UnreadResponses,
+        Self::RequestTimeout,
+        Self::Displaced,
+        Self::HeaderTooLarge,
+        Self::BadRequest,
     ];
 
     /// The `reason` label value.
@@ -42,6 +58,10 @@ impl CloseReason {
             Self::IdleTimeout => "idle_timeout",
             Self::WriteTimeout => "write_timeout",
             Self::UnreadResponses => "unread_responses",
+            Self::RequestTimeout => "request_timeout",
+            Self::Displaced => "displaced",
+            Self::HeaderTooLarge => "header_too_large",
+            Self::BadRequest => "bad_request",
         }
     }
 }
@@ -189,7 +209,10 @@ mod tests {
             }
         }
         let stats = counters.snapshot();
-        assert_eq!(stats.scrape_connections_closed_total, [1, 2, 3, 4]);
+        assert_eq!(
+            stats.scrape_connections_closed_total,
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
         for (i, reason) in CloseReason::ALL.into_iter().enumerate() {
             assert_eq!(counters.connections_closed(reason), i as u64 + 1);
         }
@@ -200,7 +223,11 @@ mod tests {
                 "connection_limit",
                 "idle_timeout",
                 "write_timeout",
-                "unread_responses"
+                "unread_responses",
+                "request_timeout",
+                "displaced",
+                "header_too_large",
+                "bad_request"
             ]
         );
     }

@@ -135,8 +135,8 @@ fn write_once(
     let ok = match write_atomic(&config.path, buf) {
         Ok(()) => {
             if *failing > 0 {
-                eprintln!(
-                    "motifd-exporter: textfile {} written again after {failing} failed writes",
+                log::info!(
+                    "textfile {} written again after {failing} failed writes",
                     config.path.display()
                 );
                 *failing = 0;
@@ -145,10 +145,7 @@ fn write_once(
         }
         Err(e) => {
             *failing += 1;
-            eprintln!(
-                "motifd-exporter: writing textfile {}: {e}",
-                config.path.display()
-            );
+            log::warn!("writing textfile {}: {e}", config.path.display());
             false
         }
     };

@@ -219,6 +219,10 @@ settings! {
     [skip]
     scrape_write_timeout: f64 => f64 = 10.0, via rule::period_seconds;
 
+    /// Seconds a scrape request head may take to arrive whole (408 beyond).
+    [skip]
+    scrape_request_timeout: f64 => f64 = 5.0, via rule::period_seconds;
+
     /// Batches buffered between producers and the engine [default: 64].
     [long, value_name = "N"]
     channel_capacity: usize => usize = 64, via rule::channel_capacity;
@@ -486,6 +490,16 @@ mod tests {
     }
 
     #[test]
+    fn scrape_request_timeout_comes_from_the_file() {
+        let c = merge(Settings::default(), &RunFlags::default()).unwrap();
+        let d = motifd_exporter::ServerConfig::default();
+        assert_eq!(secs(c.scrape_request_timeout), d.request_timeout);
+        let c = merge(file("scrape_request_timeout = 0.75"), &RunFlags::default()).unwrap();
+        assert_eq!(secs(c.scrape_request_timeout), Duration::from_millis(750));
+        assert!(merge(file("scrape_request_timeout = 0"), &RunFlags::default()).is_err());
+    }
+
+    #[test]
     fn periods_and_timeouts_below_a_millisecond_are_refused() {
         for key in [
             "textfile_interval",
@@ -493,6 +507,7 @@ mod tests {
             "checkpoint_interval",
             "scrape_idle_timeout",
             "scrape_write_timeout",
+            "scrape_request_timeout",
         ] {
             let err = merge(file(&format!("{key} = 1e-12")), &RunFlags::default())
                 .unwrap_err()

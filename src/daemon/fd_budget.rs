@@ -1,21 +1,20 @@
 //! Keeps connections within the open-file limit.
 //!
-//! Every TCP producer holds one file and every scrape connection
-//! [`FILES_PER_SCRAPE_CONNECTION`]. Running out is not a local failure:
-//! tiny_http's accept thread stops for good at its first "too many open
-//! files", and `/metrics` is gone until a restart. So when the soft
-//! `RLIMIT_NOFILE` cannot hold both caps at once (a shell's default of 1024
-//! cannot: 128 scrape connections alone need 1024), the caps are lowered to
-//! fit at start, with a warning that says what to raise.
+//! Every TCP producer holds one file; what the scrape server holds, per
+//! connection and besides, it reports itself
+//! ([`motifd_exporter::server::files_needed`]). Running out no longer stops
+//! either listener (both retry accepts), but every connection past the limit
+//! waits in the kernel's backlog until a file frees, and a flood of
+//! producers could starve the scrape port of files or the reverse. So when
+//! the soft `RLIMIT_NOFILE` cannot hold both caps at once, the caps are
+//! lowered to fit at start, with a warning that says what to raise.
 
-/// Files one scrape connection holds: the client socket and three handles on
-/// it in the front layer, both ends of the private Unix socket, and
-/// tiny_http's two handles on its end.
-pub const FILES_PER_SCRAPE_CONNECTION: usize = 8;
-/// Files held whatever the connections: standard streams, listeners, the
-/// episode log, a textfile being written, refused connections being closed
-/// or answered (up to 64 + 64 in the scrape front layer), with room to spare.
-pub const RESERVED: usize = 192;
+use motifd_exporter::server::{files_needed as scrape_files, FILES_PER_CONNECTION};
+
+/// Files the daemon holds besides its connections: standard streams, the
+/// ingest listener, the episode log, a checkpoint or textfile being written,
+/// `/proc` reads for the process metrics, with room to spare.
+pub const RESERVED: usize = 64;
 
 /// Connection caps that fit the open-file limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +53,15 @@ pub fn for_daemon(wanted: Caps) -> Caps {
     caps
 }
 
-/// Files the connections of `caps` can hold, with [`RESERVED`].
+/// Files the connections of `caps` can hold, with [`RESERVED`] and the
+/// scrape server's own (none without a metrics listener).
 pub fn files_needed(caps: Caps) -> usize {
-    RESERVED + caps.producers + caps.scrape_connections * FILES_PER_SCRAPE_CONNECTION
+    let scrape = if caps.scrape_connections > 0 {
+        scrape_files(caps.scrape_connections)
+    } else {
+        0
+    };
+    RESERVED + caps.producers + scrape
 }
 
 /// Lowers `wanted` so that both caps fit `limit` files, if they do not. When
@@ -69,14 +74,19 @@ pub fn fit(wanted: Caps, limit: Option<usize>) -> Caps {
         return wanted;
     }
     let within = |v: usize, cap: usize| v.min(cap).max(usize::from(cap > 0));
-    let available = limit.saturating_sub(RESERVED);
+    let server = if wanted.scrape_connections > 0 {
+        scrape_files(0)
+    } else {
+        0
+    };
+    let available = limit.saturating_sub(RESERVED + server);
     let scrape_connections = within(
-        (available / 4 / FILES_PER_SCRAPE_CONNECTION)
-            .max(available.saturating_sub(wanted.producers) / FILES_PER_SCRAPE_CONNECTION),
+        (available / 4 / FILES_PER_CONNECTION)
+            .max(available.saturating_sub(wanted.producers) / FILES_PER_CONNECTION),
         wanted.scrape_connections,
     );
     let producers = within(
-        available.saturating_sub(scrape_connections * FILES_PER_SCRAPE_CONNECTION),
+        available.saturating_sub(scrape_connections * FILES_PER_CONNECTION),
         wanted.producers,
     );
     Caps {
@@ -99,15 +109,32 @@ mod tests {
     }
 
     #[test]
+    fn the_scrape_servers_own_files_are_counted() {
+        let scrape_only = Caps {
+            producers: 0,
+            scrape_connections: 10,
+        };
+        assert_eq!(files(scrape_only), RESERVED + scrape_files(10));
+        let ingest_only = Caps {
+            producers: 10,
+            scrape_connections: 0,
+        };
+        assert_eq!(files(ingest_only), RESERVED + 10);
+    }
+
+    #[test]
     fn caps_that_fit_are_kept() {
         assert_eq!(fit(DEFAULT, None), DEFAULT);
         assert_eq!(fit(DEFAULT, Some(65536)), DEFAULT);
         assert_eq!(fit(DEFAULT, Some(files(DEFAULT))), DEFAULT);
+        // A shell's default of 1024 holds both default caps.
+        assert_eq!(fit(DEFAULT, Some(1024)), DEFAULT);
     }
 
     #[test]
     fn caps_shrink_to_fit_the_limit() {
-        for limit in [200, 256, 400, 1024, 1300, files(DEFAULT) - 1] {
+        let least = RESERVED + scrape_files(1) + 1;
+        for limit in [64, 200, 256, 400, files(DEFAULT) - 1] {
             let c = fit(DEFAULT, Some(limit));
             assert!(
                 c.producers >= 1 && c.scrape_connections >= 1,
@@ -115,14 +142,19 @@ mod tests {
             );
             assert!(c.producers <= DEFAULT.producers, "{limit}: {c:?}");
             assert!(c.scrape_connections <= DEFAULT.scrape_connections);
-            if limit > RESERVED + 1 + FILES_PER_SCRAPE_CONNECTION {
+            if limit >= least {
                 assert!(files(c) <= limit, "{limit}: {c:?} needs {}", files(c));
             }
         }
-        // A shell's default: producers keep their cap, scrapers get the rest.
-        let c = fit(DEFAULT, Some(1024));
+        // Producers keep their cap while the scrapers can have a quarter.
+        let c = fit(DEFAULT, Some(files(DEFAULT) - 10));
         assert_eq!(c.producers, 256);
-        assert_eq!(c.scrape_connections, (1024 - RESERVED - 256) / 8);
+        assert_eq!(c.scrape_connections, 128 - 10 / FILES_PER_CONNECTION);
+        // Tighter: the scrapers get a quarter of what is left.
+        let available = 400 - RESERVED - scrape_files(0);
+        let c = fit(DEFAULT, Some(400));
+        assert_eq!(c.scrape_connections, available / 4 / FILES_PER_CONNECTION);
+        assert_eq!(c.producers, available - c.scrape_connections);
     }
 
     #[test]
@@ -131,8 +163,18 @@ mod tests {
             producers: 0,
             scrape_connections: 128,
         };
-        let c = fit(scrape_only, Some(512));
+        let c = fit(scrape_only, Some(300));
         assert_eq!(c.producers, 0);
-        assert_eq!(c.scrape_connections, (512 - RESERVED) / 8);
+        assert_eq!(
+            c.scrape_connections,
+            (300 - RESERVED - scrape_files(0)) / FILES_PER_CONNECTION
+        );
+        let ingest_only = Caps {
+            producers: 256,
+            scrape_connections: 0,
+        };
+        let c = fit(ingest_only, Some(150));
+        assert_eq!(c.scrape_connections, 0);
+        assert_eq!(c.producers, 150 - RESERVED);
     }
 }

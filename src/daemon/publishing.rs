@@ -123,6 +123,7 @@ fn server_config(
         max_connections,
         idle_timeout: secs(config.scrape_idle_timeout),
         write_timeout: secs(config.scrape_write_timeout),
+        request_timeout: secs(config.scrape_request_timeout),
         realtime_priority: (config.scrape_realtime_priority > 0)
             .then_some(config.scrape_realtime_priority),
         ..ServerConfig::default()

@@ -1,4 +1,4 @@
-//! Request routing and responses (runs on the `motifd-scrape-N` threads).
+//! Request routing and responses (runs on the connection threads).
 
 use std::io::{Cursor, Write};
 use std::sync::Arc;
@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use parking_lot::{Condvar, Mutex};
 use tiny_http::{Header, Request, Response, StatusCode};
 
 use super::negotiate::{accepts_gzip, format_for};
@@ -16,36 +17,89 @@ use crate::publish::SnapshotHandle;
 use crate::render::{render, RenderOptions};
 use crate::self_stats::{ExporterCounters, ExporterStats};
 
-const INDEX_HTML: &str = "<!DOCTYPE html>\n<html><head><title>motifd</title></head><body>\n<h1>motifd</h1>\n<ul>\n<li><a href=\"/metrics\">/metrics</a> (OpenMetrics or Prometheus text)</li>\n<li><a href=\"/healthz\">/healthz</a> (engine liveness)</li>\n</ul>\n</body></html>\n";
-
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
 
-/// State shared by the request-handling threads.
+const INDEX_HTML: &str = "<!DOCTYPE html>\n<html><head><title>motifd</title></head><body>\n<h1>motifd</h1>\n<ul>\n<li><a href=\"/metrics\">/metrics</a> (OpenMetrics or Prometheus text)</li>\n<li><a href=\"/healthz\">/healthz</a> (engine liveness)</li>\n</ul>\n</body></html>\n";
+
+/// State shared by the connection threads.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub snapshots: SnapshotHandle,
     pub liveness: Liveness,
     pub counters: Arc<ExporterCounters>,
     pub render: RenderOptions,
+    pub scratch: ScratchPool,
     pub live: LiveHandle,
 }
 
-/// Per-thread reusable buffers, so a scrape allocates only its response.
-#[derive(Default)]
+/// Reusable render buffers, so a scrape allocates only its response.
+#[derive(Debug, Default)]
 pub(crate) struct Scratch {
     body: Vec<u8>,
     stats: ExporterStats,
 }
 
+/// A fixed number of [`Scratch`]es: renders at once are bounded by it (and
+/// so is the memory they keep between scrapes); a scrape beyond waits for
+/// one to come back.
+#[derive(Debug)]
+pub(crate) struct ScratchPool {
+    free: Mutex<Vec<Scratch>>,
+    returned: Condvar,
+}
+
+impl ScratchPool {
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            free: Mutex::new((0..n.max(1)).map(|_| Scratch::default()).collect()),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        let scratch = {
+            let mut free = self.free.lock();
+            loop {
+                if let Some(s) = free.pop() {
+                    break s;
+                }
+                self.returned.wait(&mut free);
+            }
+        };
+        // Given back on drop, so not even a panicking render shrinks the pool.
+        let mut taken = Taken {
+            pool: self,
+            scratch: Some(scratch),
+        };
+        f(taken.scratch.as_mut().unwrap_or_else(|| unreachable!()))
+    }
+}
+
+struct Taken<'a> {
+    pool: &'a ScratchPool,
+    scratch: Option<Scratch>,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.scratch.take() {
+            self.pool.free.lock().push(s);
+            self.pool.returned.notify_one();
+        }
+    }
+}
+
 type Body = Response<Cursor<Vec<u8>>>;
 
-/// Answers one request. I/O errors (the client went away) are ignored: the
-/// connection is gone either way and the server keeps serving.
-pub(crate) fn handle(shared: &Shared, scratch: &mut Scratch, request: Request) {
+/// Answers one request. I/O errors (the client went away) are ignored here:
+/// the connection's stream remembers them and its thread ends it.
+pub(crate) fn handle(shared: &Shared, request: Request) {
     let response = match route(request.method().as_str(), request.url()) {
         Route::MethodNotAllowed => method_not_allowed(),
-        Route::Metrics => metrics(shared, scratch, &request),
+        Route::Metrics => shared
+            .scratch
+            .with(|scratch| metrics(shared, scratch, &request)),
         Route::Healthz => healthz(&shared.liveness),
         Route::Index => match shared.live.load() {
             Some(view) => bytes_response(live::page::render(&view).into_bytes(), HTML)
@@ -55,7 +109,12 @@ pub(crate) fn handle(shared: &Shared, scratch: &mut Scratch, request: Request) {
         Route::Episodes => match shared.live.load() {
             Some(view) => bytes_response(live::json::render(&view).into_bytes(), JSON)
                 .with_header(hdr("Cache-Control", "no-store")),
-            None => text(404, "text/plain; charset=utf-8", "no live episode view\n"),
+            None => text(
+                404,
+                "text/plain; charset=utf-8",
+                "no live episode view
+",
+            ),
         },
         Route::NotFound => text(404, "text/plain; charset=utf-8", "not found\n"),
     };

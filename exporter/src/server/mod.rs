@@ -1,34 +1,48 @@
 //! The HTTP scrape server: `GET|HEAD /metrics`, `/healthz`, `/`.
 //!
-//! Threads: `motifd-scrape-accept` (public listener, see the `front` module for why
-//! connections pass through our own layer), three `motifd-scrape-conn` per
-//! connection, `motifd-scrape-reject` (503 beyond the connection cap),
-//! tiny_http's own accept/connection threads on a private Unix socket
-//! (`motifd-scrape-h`), and
-//! `workers` × `motifd-scrape-N` that render and answer requests in arrival
-//! order. [`ScrapeServer::stop`] stops and joins all of them. With
-//! [`ServerConfig::realtime_priority`] all of them but the 503 thread run
-//! at that `SCHED_FIFO` priority ([`priority`]).
+//! Threads: `motifd-scrape-accept` (the public listener and the connection
+//! cap, see the `front` module for the design), one `motifd-scrape-conn` per
+//! connection (reads its requests with tiny_http, renders and answers them),
+//! and `motifd-scrape-reaper` (request deadlines, lingering closes).
+//! [`ScrapeServer::stop`] stops and joins all of them. With
+//! [`ServerConfig::realtime_priority`] the accept and connection threads run
+//! at that `SCHED_FIFO` priority ([`priority`]); the reaper does not.
 
+mod connection;
 mod front;
 mod handler;
 pub mod negotiate;
 pub mod priority;
+mod reaper;
+mod registry;
 pub mod route;
+mod stream;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::liveness::Liveness;
 use crate::publish::SnapshotHandle;
 use crate::render::RenderOptions;
 use crate::self_stats::ExporterCounters;
+
+pub use connection::MAX_HEAD_BYTES;
+
+/// Open files one admitted scrape connection holds: its socket.
+pub const FILES_PER_CONNECTION: usize = 1;
+/// Open files the scrape server may hold besides the connections its cap
+/// counts: the listener, a connection being accepted or refused, cut
+/// connections still finishing, and the refused or answered connections
+/// lingering until their clients close (or waiting to).
+pub const FILES_BESIDES_CONNECTIONS: usize =
+    2 + front::CUT_MAX * FILES_PER_CONNECTION + 2 * reaper::LINGER_MAX;
+
+/// Open files a scrape server with a cap of `max_connections` may hold.
+pub const fn files_needed(max_connections: usize) -> usize {
+    FILES_BESIDES_CONNECTIONS + max_connections * FILES_PER_CONNECTION
+}
 
 /// Configuration of a [`ScrapeServer`].
 #[derive(Debug, Clone)]
@@ -44,7 +58,11 @@ pub struct ServerConfig {
     /// A response write that makes no progress for this long closes the
     /// connection. Default 10 s.
     pub write_timeout: Duration,
-    /// Request-handling (rendering) threads. Default 2.
+    /// A request head (and its body, at most 1 KiB) must arrive whole within
+    /// this long of its first byte; else 408 and a close. Default 5 s.
+    pub request_timeout: Duration,
+    /// Renders at once (each keeps its buffers between scrapes); a scrape
+    /// beyond waits for one to finish. Default 2.
     pub workers: usize,
     /// Rendering options (namespace).
     pub render: RenderOptions,
@@ -63,6 +81,7 @@ impl Default for ServerConfig {
             max_connections: 128,
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
             workers: 2,
             render: RenderOptions::default(),
             realtime_priority: None,
@@ -72,101 +91,48 @@ impl Default for ServerConfig {
 }
 
 /// A running scrape server. Dropping it stops it like [`ScrapeServer::stop`].
+#[derive(Debug)]
 pub struct ScrapeServer {
     addr: SocketAddr,
     front: front::Front,
-    tiny: Option<Arc<tiny_http::Server>>,
-    workers: Vec<JoinHandle<()>>,
-    socket_dir: PathBuf,
     realtime: Option<Result<u8, String>>,
     counters: Arc<ExporterCounters>,
-}
-
-impl std::fmt::Debug for ScrapeServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScrapeServer")
-            .field("addr", &self.addr)
-            .field("workers", &self.workers.len())
-            .field("socket_dir", &self.socket_dir)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ScrapeServer {
     /// Binds `config.addr` and starts serving.
     ///
     /// # Errors
-    /// Binding the address, creating the private socket directory (under the
-    /// system temp dir) or spawning a thread failed.
+    /// Binding the address or spawning a thread failed.
     pub fn start(
         config: ServerConfig,
         snapshots: SnapshotHandle,
         liveness: Liveness,
         counters: Arc<ExporterCounters>,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(config.addr)?;
+        let listener = listen(config.addr)?;
         let addr = listener.local_addr()?;
-        let socket_dir = private_dir()?;
-        let socket_path = socket_dir.join("scrape.sock");
-        let unix = std::os::unix::net::UnixListener::bind(&socket_path)?;
-        // tiny_http's threads inherit the name and the scheduling policy of
-        // the thread that creates the server: a short-lived thread does it,
-        // so they show as `motifd-scrape-h` (15 characters of its name) and,
-        // when asked for, run at real-time priority.
-        let realtime_wanted = config.realtime_priority;
-        let (tiny, realtime) = thread::Builder::new()
-            .name("motifd-scrape-http".into())
-            .spawn(move || {
-                let realtime =
-                    realtime_wanted.map(|p| priority::make_current_thread_realtime(p).map(|()| p));
-                (tiny_http::Server::from_listener(unix, None), realtime)
-            })?
-            .join()
-            .map_err(|_| io::Error::other("motifd-scrape-http panicked"))?;
-        let tiny = Arc::new(tiny.map_err(io::Error::other)?);
-        // Only where the first switch worked: the others would fail alike.
-        let realtime_priority = realtime.as_ref().and_then(|r| r.as_ref().ok().copied());
-        counters.set_realtime_priority(realtime_priority.unwrap_or(0));
-        let shared = Arc::new(handler::Shared {
+        let shared = handler::Shared {
             snapshots,
             liveness,
             counters: Arc::clone(&counters),
             render: config.render.clone(),
+            scratch: handler::ScratchPool::new(config.workers),
             live: config.live.clone(),
-        });
-        let mut workers = Vec::with_capacity(config.workers.max(1));
-        for n in 0..config.workers.max(1) {
-            let (tiny, shared) = (Arc::clone(&tiny), Arc::clone(&shared));
-            workers.push(
-                thread::Builder::new()
-                    .name(format!("motifd-scrape-{n}"))
-                    .spawn(move || {
-                        if let Some(p) = realtime_priority {
-                            // Already allowed once: a refusal now leaves this
-                            // worker at normal priority and nothing else.
-                            let _ = priority::make_current_thread_realtime(p);
-                        }
-                        let mut scratch = handler::Scratch::default();
-                        // recv() fails once unblock() is called: that is the stop signal.
-                        while let Ok(request) = tiny.recv() {
-                            handler::handle(&shared, &mut scratch, request);
-                        }
-                    })?,
-            );
-        }
+        };
         let limits = front::Limits {
             max_connections: config.max_connections,
             idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
-            realtime_priority,
+            request_timeout: config.request_timeout,
+            realtime_priority: config.realtime_priority,
         };
-        let front = front::Front::start(listener, socket_path, limits, Arc::clone(&counters))?;
+        let (front, realtime) = front::Front::start(listener, limits, shared)?;
+        let in_force = realtime.as_ref().and_then(|r| r.as_ref().ok().copied());
+        counters.set_realtime_priority(in_force.unwrap_or(0));
         Ok(Self {
             addr,
             front,
-            tiny: Some(tiny),
-            workers,
-            socket_dir,
             realtime,
             counters,
         })
@@ -192,42 +158,30 @@ impl ScrapeServer {
 
     /// Stops accepting, closes open connections, and joins every thread.
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        let Some(tiny) = self.tiny.take() else {
-            return;
-        };
         self.front.stop();
-        for _ in &self.workers {
-            tiny.unblock();
-        }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
-        // Dropping tiny_http's server stops its accept thread; it connects to
-        // its socket to do so, so the file goes only afterwards.
-        drop(tiny);
-        let _ = std::fs::remove_dir_all(&self.socket_dir);
     }
+}
+
+/// Connections the kernel queues for the accept thread (capped by
+/// `net.core.somaxconn`). Past it, a new connection's handshake is dropped
+/// and the client retries only a second later; std's listener asks for 128,
+/// which a burst of reconnecting clients fills before the accept thread gets
+/// a core on a busy machine.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`], reusing the address as
+/// std's listeners do on Unix.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 impl Drop for ScrapeServer {
     fn drop(&mut self) {
-        self.shutdown();
+        self.front.stop();
     }
-}
-
-/// A fresh directory only this user can enter, for the internal socket.
-fn private_dir() -> io::Result<PathBuf> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "motifd-exporter-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-    Ok(dir)
 }

@@ -1,20 +1,17 @@
 //! Optional real-time scheduling of the scrape path.
 //!
-//! A scrape passes through several threads (front relay, tiny_http's
-//! connection thread, a rendering worker, the relay back), and each hand-off
-//! waits for a core. While ingest keeps both cores busy, a woken thread of
-//! normal priority can wait for the next scheduler tick (4 ms at `HZ=250`),
-//! so the tail of scrape latency is ticks, not work (`docs/performance.md`).
+//! A scrape is served by its connection's thread, woken by the client's
+//! request. While ingest keeps both cores busy, a woken thread of normal
+//! priority can wait for the next scheduler tick (4 ms at `HZ=250`), so the
+//! tail of scrape latency is ticks, not work (`docs/performance.md`).
 //! `SCHED_FIFO` threads take a core as soon as they wake. They sleep on
 //! sockets between requests, render for tens of microseconds and serve at
 //! most `max_connections` clients, so they take little from ingest — but
 //! every scrape preempts it, which is why this is opt-in.
 //!
-//! The policy is inherited by threads a thread spawns, so it is set on: the
-//! workers; the front accept thread (its per-connection relay threads inherit
-//! it); and a short-lived thread that creates tiny_http's server (tiny_http's
-//! accept thread and its connection threads inherit it). The thread that
-//! starts the server keeps its own policy; the 503 thread stays normal.
+//! The policy is inherited by threads a thread spawns, so it is set on the
+//! accept thread, whose connection threads inherit it. The thread that
+//! starts the server keeps its own policy; the reaper stays normal.
 
 use thread_priority::{
     set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadPriority,

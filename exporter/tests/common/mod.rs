@@ -208,7 +208,7 @@ pub fn exporter_stats() -> ExporterStats {
         scrapes_total: 4,
         render_duration: h.snapshot(),
         scrape_connections_open: 3,
-        scrape_connections_closed_total: [5, 6, 7, 8],
+        scrape_connections_closed_total: [5, 6, 7, 8, 9, 10, 11, 12],
         scrape_realtime_priority: 1,
         textfile_writes_total: 9,
         textfile_write_errors_total: 1,

@@ -106,10 +106,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::ClientConnection;
 use connection::Connection;
 use util::MessagesQueue;
 
+pub use client::{ClientConnection, ConnectionEnd, RequestLimits};
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use request::{ReadWrite, Request};
