@@ -35,6 +35,10 @@ pub struct Batch {
     /// Which producer sent it (see [`BatchWriter::set_producer`]), for
     /// per-producer watermarks ([`crate::Pipeline::producer`]); 0 unless set.
     pub producer: ProducerKey,
+    /// The producer's last batch: it has ended (a writer tagged with a
+    /// producer sends one, empty, when dropped), so the receiver can forget
+    /// it ([`crate::Pipeline::remove_producer`]).
+    pub ends_producer: bool,
 }
 
 /// Creates the producer → engine channel holding at most `capacity` batches.
@@ -71,6 +75,7 @@ impl BatchWriter {
                 generation: 0,
                 names: None,
                 producer: 0,
+                ends_producer: false,
             },
             batch_size,
             generation: 0,
@@ -80,7 +85,9 @@ impl BatchWriter {
     }
 
     /// Tags this writer's batches with producer `key` (a connection number,
-    /// a source index: anything unique among the producers of a pipeline).
+    /// a source index: anything unique among the producers of a pipeline;
+    /// 0 is "untagged"). Dropping a tagged writer sends a last, empty batch
+    /// marked [`Batch::ends_producer`].
     pub fn set_producer(&mut self, key: ProducerKey) {
         self.producer = key;
         self.batch.producer = key;
@@ -165,6 +172,7 @@ impl BatchWriter {
             generation: self.generation,
             names: self.names.clone(),
             producer: self.producer,
+            ends_producer: false,
         };
         let full = std::mem::replace(&mut self.batch, next);
         self.tx.send(full).map_err(|SendError(_)| Disconnected)
@@ -173,8 +181,16 @@ impl BatchWriter {
 
 impl Drop for BatchWriter {
     fn drop(&mut self) {
-        // Best effort: a writer dropped without an explicit flush still delivers.
-        let _ = self.flush();
+        // Best effort: a writer dropped without an explicit flush still
+        // delivers, and a tagged producer says it has ended, so that it stops
+        // holding the frontier back at once rather than after an idle limit.
+        if self.flush().is_ok() && self.producer != 0 {
+            let _ = self.tx.send(Batch {
+                producer: self.producer,
+                ends_producer: true,
+                ..Batch::default()
+            });
+        }
     }
 }
 
@@ -185,6 +201,31 @@ mod tests {
     use crate::intern::ChannelNames;
     use std::sync::Arc;
     use std::thread;
+
+    #[test]
+    fn a_dropped_tagged_writer_says_its_producer_ended() {
+        let (tx, rx) = channel(8);
+        let mut w = BatchWriter::new(tx.clone(), 100);
+        w.set_producer(7);
+        w.push(Sample::new(1.0, 0, 0, 0.5)).unwrap();
+        drop(w);
+        let data = rx.try_recv().unwrap();
+        assert_eq!(
+            (data.producer, data.ends_producer, data.samples.len()),
+            (7, false, 1)
+        );
+        let end = rx.try_recv().unwrap();
+        assert_eq!(
+            (end.producer, end.ends_producer, end.samples.len()),
+            (7, true, 0)
+        );
+        // An untagged writer is one stream among none: nothing to end.
+        let mut w = BatchWriter::new(tx, 100);
+        w.push(Sample::new(2.0, 0, 0, 0.5)).unwrap();
+        drop(w);
+        assert!(!rx.try_recv().unwrap().ends_producer);
+        assert!(rx.try_recv().is_err());
+    }
 
     #[test]
     fn batches_pin_the_name_epoch_their_ids_come_from() {

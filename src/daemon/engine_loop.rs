@@ -66,6 +66,8 @@ pub struct EngineLoop {
     sources: Vec<Box<dyn Running>>,
     /// The live page's episode ring, if the page is served.
     live: Option<LiveFeed>,
+    /// Origin of the monotonic time the pipeline's producers are seen at.
+    clock: Instant,
 }
 
 /// Episode sink of the engine thread: appends to the episode log and keeps
@@ -121,6 +123,7 @@ impl EngineLoop {
             checkpointer: state.checkpointer,
             sources,
             live,
+            clock: Instant::now(),
         }
     }
 
@@ -154,6 +157,7 @@ impl EngineLoop {
             reloads: 0,
         };
         let mut last_sample = Instant::now();
+        let mut last_expiry = Instant::now();
         let mut last_publish = Instant::now() - PUBLISH_EVERY;
         let stopped_by_signal;
         loop {
@@ -186,6 +190,13 @@ impl EngineLoop {
                 self.with_sink(&grammar, |p, sink| p.flush_staged(sink));
                 outcome.idle_flushes += 1;
                 log::debug!("idle flush: released {staged} staged samples");
+            }
+            if last_expiry.elapsed() >= TICK {
+                // A connected producer silent for as long as an idle flush
+                // waits stops holding the others back.
+                let (now, idle) = (self.clock.elapsed(), self.idle_flush);
+                self.with_sink(&grammar, |p, sink| p.expire_idle_producers(now, idle, sink));
+                last_expiry = Instant::now();
             }
             if control.reload.swap(false, Ordering::AcqRel) {
                 if let Some(next) = self.reload(control, &grammar) {
@@ -303,14 +314,18 @@ impl EngineLoop {
         }
     }
 
+    /// Applies one producer's batch under its watermark
+    /// (docs/semantics.md#per-producer-watermarks).
     fn apply(&mut self, batch: Batch, generation: u64, grammar: &Arc<Grammar>) {
         self.pipeline.add_rejections(&batch.rejected);
+        let key = batch.producer;
+        let producer = self.pipeline.producer(key, self.clock.elapsed());
         if batch.generation == generation {
             self.metrics
                 .probe_batch(&batch.samples, self.pipeline.reorder().frontier());
             self.with_sink(grammar, |p, sink| {
                 for s in &batch.samples {
-                    p.push(*s, sink);
+                    p.push_from(producer, *s, sink);
                 }
             });
         } else {
@@ -337,11 +352,14 @@ impl EngineLoop {
             self.with_sink(grammar, |p, sink| {
                 for r in remapped {
                     match r {
-                        Ok(s) => p.push(s, sink),
+                        Ok(s) => p.push_from(producer, s, sink),
                         Err(reason) => p.reject(reason),
                     }
                 }
             });
+        }
+        if batch.ends_producer {
+            self.with_sink(grammar, |p, sink| p.remove_producer(key, sink));
         }
         self.metrics
             .observe_releases(self.pipeline.reorder().frontier());

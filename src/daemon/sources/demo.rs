@@ -59,6 +59,7 @@ fn play(ctx: &SourceContext) {
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
     let mut writer = BatchWriter::new(ctx.tx.clone(), DEFAULT_BATCH);
+    writer.set_producer(super::producer_key());
     for lap in 0u64.. {
         let shift = now_unix - t_first + lap as f64 * span;
         for s in &samples {

@@ -23,7 +23,7 @@ use crossbeam_channel::Sender;
 use motifd_engine::ingest::{Batch, BatchWriter, DEFAULT_BATCH};
 use motifd_engine::ChannelNames;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +109,8 @@ impl SourceContext {
             speed: None,
             max_ahead_of_clock: self.max_ahead_of_clock,
         };
-        let writer = BatchWriter::new(self.tx.clone(), DEFAULT_BATCH);
+        let mut writer = BatchWriter::new(self.tx.clone(), DEFAULT_BATCH);
+        writer.set_producer(producer_key());
         let mut ingest = LineIngest::new(Arc::clone(&self.grammar), &self.names, writer, options);
         ingest.begin(name, self.format);
         ingest
@@ -117,8 +118,16 @@ impl SourceContext {
 
     /// True once the daemon is stopping.
     pub fn stopping(&self) -> bool {
-        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+        self.stop.load(Ordering::Relaxed)
     }
+}
+
+/// A key no other producer of this process has: each connection, file and
+/// generator is its own producer, with its own watermark
+/// (docs/semantics.md#per-producer-watermarks).
+pub fn producer_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The sources `config` names, in start order; `producers` is the TCP
