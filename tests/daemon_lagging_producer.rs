@@ -1,16 +1,16 @@
-//! Two TCP producers, each in time order, one three windows behind the other
+//! Four TCP producers, each in time order, one three windows behind the others
 //! in event time (a slow shipper). Per-producer watermarks
 //! (docs/semantics.md#per-producer-watermarks) release only what the slowest
 //! producer has passed, so nothing is dropped and the episode log equals
 //! `motifd replay` of the sorted samples byte for byte. With one frontier for
-//! both, every sample of the lagging producer would arrive 180 s behind it and
+//! all, every sample of the lagging producer would arrive 180 s behind it and
 //! be dropped.
 //!
 //! Ties: every sample of one timestamp goes to one producer, in file order, so
 //! the release order at a tie is file order, as in a stable sort of the file.
 //!
 //! Pacing: in round k the lagging producer sends its samples before
-//! `t0 + k·STEP`, then the leading one its samples before
+//! `t0 + k·STEP`, then each leading one in turn its samples before
 //! `t0 + k·STEP + LEAD`; the test waits for the daemon to have received each
 //! send before the next, so arrival order is fixed.
 
@@ -26,18 +26,20 @@ const WINDOW: f64 = 60.0;
 const LEAD: f64 = 3.0 * WINDOW;
 const STEP: f64 = 20.0;
 const SEED: u64 = 0x6c61_6767;
+/// The lagging producer plus three leading ones.
+const PRODUCERS: usize = 4;
 
 /// The sorted records of demo.csv, split by timestamp group into a lagging
-/// (0) and a leading (1) share, each in time order.
-fn shares(sorted: &[String]) -> [Vec<String>; 2] {
+/// share (0) and leading ones (1..), each in time order.
+fn shares(sorted: &[String]) -> Vec<Vec<String>> {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(SEED);
-    let mut out = [Vec::new(), Vec::new()];
+    let mut out = vec![Vec::new(); PRODUCERS];
     let mut last: Option<(f64, usize)> = None;
     for r in sorted {
         let t = t_of(r);
         let p = match last {
             Some((lt, p)) if lt == t => p,
-            _ => rng.gen_range(0..2),
+            _ => rng.gen_range(0..PRODUCERS),
         };
         last = Some((t, p));
         out[p].push(r.clone());
@@ -97,24 +99,28 @@ fn send_until(
 fn a_producer_three_windows_behind_loses_nothing() {
     let dir = Scratch::new("lagging-producer");
     let (sorted, expected, mut daemon) = setup(&dir);
-    let [lagging, leading] = shares(&sorted);
-    assert!(lagging.len() > 5000 && leading.len() > 5000);
+    let shares = shares(&sorted);
+    assert!(shares.iter().all(|s| s.len() > 2000));
     let t0 = t_of(&sorted[0]);
     let end = t_of(sorted.last().unwrap()) + STEP;
-    let mut out = [connect(daemon.ingest_addr()), connect(daemon.ingest_addr())];
-    let (mut next, mut total) = ([0usize, 0usize], 0usize);
+    let mut out: Vec<TcpStream> = (0..PRODUCERS)
+        .map(|_| connect(daemon.ingest_addr()))
+        .collect();
+    let (mut next, mut total) = (vec![0usize; PRODUCERS], 0usize);
     let mut held_back = 0u64;
     let mut v = t0 + STEP;
-    while next[0] < lagging.len() || next[1] < leading.len() {
-        send_until(&daemon, &mut out[0], &lagging, &mut next[0], v, &mut total);
-        send_until(
-            &daemon,
-            &mut out[1],
-            &leading,
-            &mut next[1],
-            v + LEAD,
-            &mut total,
-        );
+    while (0..PRODUCERS).any(|p| next[p] < shares[p].len()) {
+        for p in 0..PRODUCERS {
+            let until = if p == 0 { v } else { v + LEAD };
+            send_until(
+                &daemon,
+                &mut out[p],
+                &shares[p],
+                &mut next[p],
+                until,
+                &mut total,
+            );
+        }
         let m = daemon.scrape();
         assert_eq!(m.dropped(), 0, "round at {v}: {}", m.summary());
         held_back = held_back.max(m.staged());
@@ -129,8 +135,8 @@ fn a_producer_three_windows_behind_loses_nothing() {
         "{}",
         m.summary()
     );
-    // The leading producer's samples waited for the lagging one: at least
-    // the LEAD seconds of it, about a fifth of the 900 s stream.
+    // The leading producers' samples waited for the lagging one: at least
+    // the LEAD seconds of them, about a fifth of the 900 s stream.
     assert!(
         held_back as usize > sorted.len() / 8,
         "held back at most {held_back} samples"
@@ -138,11 +144,10 @@ fn a_producer_three_windows_behind_loses_nothing() {
     drop(out);
     daemon.terminate();
     let got = std::fs::read(dir.path("episodes.jsonl")).unwrap();
-    assert_same_episodes(&got, &expected, "a producer 180 s behind another");
+    assert_same_episodes(&got, &expected, "a producer 180 s behind three others");
     println!(
-        "{} + {} samples, one producer {LEAD} s behind: 0 dropped, up to {held_back} held back, {} episodes identical to replay",
-        lagging.len(),
-        leading.len(),
+        "{:?} samples over {PRODUCERS} producers, the first {LEAD} s behind: 0 dropped, up to {held_back} held back, {} episodes identical to replay",
+        shares.iter().map(Vec::len).collect::<Vec<_>>(),
         lines(&expected).len()
     );
 }
@@ -151,7 +156,8 @@ fn a_producer_three_windows_behind_loses_nothing() {
 fn a_lagging_producer_that_disconnects_stops_holding_the_frontier_back() {
     let dir = Scratch::new("lagging-disconnects");
     let (sorted, _, daemon) = setup(&dir);
-    let [lagging, leading] = shares(&sorted);
+    let shares = shares(&sorted);
+    let (lagging, leading) = (&shares[0], &shares[1]);
     let t0 = t_of(&sorted[0]);
     let mut slow = connect(daemon.ingest_addr());
     let mut fast = connect(daemon.ingest_addr());
@@ -159,7 +165,7 @@ fn a_lagging_producer_that_disconnects_stops_holding_the_frontier_back() {
     send_until(
         &daemon,
         &mut slow,
-        &lagging,
+        lagging,
         &mut next[0],
         t0 + STEP,
         &mut total,
@@ -167,7 +173,7 @@ fn a_lagging_producer_that_disconnects_stops_holding_the_frontier_back() {
     send_until(
         &daemon,
         &mut fast,
-        &leading,
+        leading,
         &mut next[1],
         t0 + 600.0,
         &mut total,
