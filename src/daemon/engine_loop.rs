@@ -361,6 +361,11 @@ impl EngineLoop {
         if batch.ends_producer {
             self.with_sink(grammar, |p, sink| p.remove_producer(key, sink));
         }
+        // The batch's samples are in the pipeline now: its pin on the name
+        // table goes before the table is collected (a no-op unless every
+        // source follows the table).
+        drop(batch);
+        self.names.collect(&self.pipeline);
         self.metrics
             .observe_releases(self.pipeline.reorder().frontier());
     }

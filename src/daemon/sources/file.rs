@@ -44,6 +44,11 @@ impl Source for FileSource {
             .context("cannot start a source thread")?;
         Ok(Box::new(ReadingFile { name, thread }))
     }
+
+    /// Its lines go through [`LineIngest`](crate::line_ingest::LineIngest).
+    fn follows_names(&self) -> bool {
+        true
+    }
 }
 
 impl FileSource {

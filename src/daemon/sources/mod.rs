@@ -38,6 +38,14 @@ pub trait Source {
     /// The source cannot start (a port that cannot be bound, a thread that
     /// cannot be spawned); the daemon then does not start either.
     fn start(self: Box<Self>, ctx: SourceContext) -> Result<Box<dyn Running>, Failure>;
+
+    /// Every batch it will send is pinned to the name-table epoch its channel
+    /// ids come from (`BatchWriter::follow_names`, as [`LineIngest`] does).
+    /// Only when all sources do may the daemon free the names nothing refers
+    /// to any more (docs/architecture.md#who-owns-what).
+    fn follows_names(&self) -> bool {
+        false
+    }
 }
 
 /// A started source.
@@ -147,7 +155,8 @@ pub fn configured(config: &Config, producers: usize) -> Result<Vec<Box<dyn Sourc
     Ok(sources)
 }
 
-/// Starts every source.
+/// Starts every source, with channel names collected when every one of them
+/// allows it ([`Source::follows_names`]).
 ///
 /// # Errors
 /// The first source that cannot start.
@@ -155,6 +164,8 @@ pub fn start_all(
     sources: Vec<Box<dyn Source>>,
     ctx: &SourceContext,
 ) -> Result<Vec<Box<dyn Running>>, Failure> {
+    ctx.names
+        .set_collection(sources.iter().all(|s| s.follows_names()));
     sources.into_iter().map(|s| s.start(ctx.clone())).collect()
 }
 

@@ -66,6 +66,11 @@ impl Source for TcpSource {
             counts,
         }))
     }
+
+    /// Its lines go through [`LineIngest`](crate::line_ingest::LineIngest).
+    fn follows_names(&self) -> bool {
+        true
+    }
 }
 
 /// A listener accepting producers.
