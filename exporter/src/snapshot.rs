@@ -183,6 +183,15 @@ pub struct ReorderStats {
     /// (`<ns>_streaming_lateness_seconds`; in-order samples count as 0), over
     /// [`LATENESS_BOUNDS_SECONDS`].
     pub lateness: HistogramSnapshot,
+    /// Of the staged samples, those held as far ahead of the stream until it
+    /// confirms or refutes the jump (`<ns>_streaming_residuals_held_future`).
+    pub held_future: u64,
+    /// Samples released early because the buffer held its cap
+    /// (`<ns>_streaming_released_at_cap_total`).
+    pub released_at_cap_total: u64,
+    /// Jumps of the whole stream's event time the far-future guard confirmed
+    /// (`<ns>_streaming_time_jumps_total`).
+    pub time_jumps_total: u64,
 }
 
 impl Default for ReorderStats {
@@ -195,6 +204,9 @@ impl Default for ReorderStats {
             watermark_seconds: f64::NAN,
             newest_event_seconds: f64::NAN,
             lateness: HistogramSnapshot::empty(LATENESS_BOUNDS_SECONDS),
+            held_future: 0,
+            released_at_cap_total: 0,
+            time_jumps_total: 0,
         }
     }
 }

@@ -187,6 +187,9 @@ fn fill_ingest(snap: &mut Snapshot, pipeline: &Pipeline) {
     r.watermark_seconds = finite_or_nan(reorder.frontier());
     r.newest_event_seconds = finite_or_nan(reorder.newest());
     reorder.counters().lateness.snapshot_into(&mut r.lateness);
+    r.held_future = counters.held_future;
+    r.released_at_cap_total = counters.released_at_cap;
+    r.time_jumps_total = counters.time_jumps;
     let e = pipeline.engine().counters();
     snap.channels.tracked = e.channels_tracked;
     snap.channels.evicted_total = e.channels_evicted;

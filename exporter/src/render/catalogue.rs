@@ -4,7 +4,7 @@
 
 use super::encoder::{Encoder, Family, Kind, Value};
 use crate::self_stats::{CloseReason, ExporterStats};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{CheckpointStats, ReorderStats, Snapshot};
 
 const fn fam(
     name: &'static str,
@@ -120,6 +120,24 @@ const RECOVERABLE: Family = fam(
     Counter,
     None,
     "Out-of-window drops that a reorder window twice as long would have admitted.",
+);
+const HELD_FUTURE: Family = fam(
+    "streaming_residuals_held_future",
+    Gauge,
+    None,
+    "Of the staged samples, those held as far ahead of the stream (more than max_future_jump) until the stream confirms the jump or carries on without them.",
+);
+const RELEASED_AT_CAP: Family = fam(
+    "streaming_released_at_cap",
+    Counter,
+    None,
+    "Samples released before their time because the reorder buffer held max_staged samples.",
+);
+const TIME_JUMPS: Family = fam(
+    "streaming_time_jumps",
+    Counter,
+    None,
+    "Jumps of the whole stream's event time that the far-future guard confirmed.",
 );
 const LATENCY: Family = fam(
     "ingest_to_flush_latency_seconds",
@@ -418,8 +436,39 @@ pub(super) fn seed(enc: &mut Encoder<'_>, s: &Snapshot) {
     );
 }
 
-/// Writes every family after the seed's six.
-pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_process: bool) {
+/// Writes every family after the seed's six, in the order of
+/// `docs/metrics.md`.
+pub(super) fn after_seed(
+    enc: &mut Encoder<'_>,
+    s: &Snapshot,
+    x: &ExporterStats,
+    with_process: bool,
+) {
+    episode_detail(enc, s);
+    ingest_counts(enc, s);
+    reorder(enc, &s.reorder);
+    ingest_path(enc, s);
+    channels(enc, s);
+    exporter_self(enc, x);
+    if let Some(c) = &s.checkpoint {
+        checkpoint(enc, c);
+    }
+    if let Some(k) = &s.kafka {
+        kafka(enc, k);
+    }
+    build(enc, s);
+    if !s.postgres.is_empty() {
+        postgres(enc, s);
+    }
+    if let Some(p) = s.process.as_ref().filter(|_| with_process) {
+        scalar(enc, &START, "", Value::Float(p.start_time_seconds));
+        scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));
+        scalar(enc, &CPU, "_total", Value::Float(p.cpu_seconds_total));
+    }
+}
+
+/// Open episodes, the per-motif histograms and episode-log errors.
+fn episode_detail(enc: &mut Encoder<'_>, s: &Snapshot) {
     per_motif(enc, s, &OPEN, "", |m| Value::Int(m.open_episodes));
     enc.family(&DURATION);
     for (i, m) in s.motifs.iter().enumerate() {
@@ -432,12 +481,20 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
     if let Some(errors) = s.episode_log_write_errors_total {
         scalar(enc, &LOG_ERRORS, "_total", Value::Int(errors));
     }
+}
+
+/// Records received, and rejected by reason.
+fn ingest_counts(enc: &mut Encoder<'_>, s: &Snapshot) {
     scalar(enc, &RECEIVED, "_total", Value::Int(s.received_total));
     enc.family(&REJECTED);
     for (reason, n) in &s.rejected {
         enc.sample("_total", &[("reason", reason)], Value::Int(*n));
     }
-    let r = &s.reorder;
+}
+
+/// The reorder buffer beyond the seed's three: frontier, lateness, the
+/// far-future guard and the staged cap.
+fn reorder(enc: &mut Encoder<'_>, r: &ReorderStats) {
     scalar(enc, &WATERMARK, "", Value::Float(r.watermark_seconds));
     scalar(enc, &NEWEST, "", Value::Float(r.newest_event_seconds));
     enc.family(&LATENESS);
@@ -448,6 +505,19 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         "_total",
         Value::Int(r.dropped_recoverable_with_double_window_total),
     );
+    scalar(enc, &HELD_FUTURE, "", Value::Int(r.held_future));
+    scalar(
+        enc,
+        &RELEASED_AT_CAP,
+        "_total",
+        Value::Int(r.released_at_cap_total),
+    );
+    scalar(enc, &TIME_JUMPS, "_total", Value::Int(r.time_jumps_total));
+}
+
+/// Ingest-to-flush latency, the producer → engine channel and the TCP
+/// producers.
+fn ingest_path(enc: &mut Encoder<'_>, s: &Snapshot) {
     enc.family(&LATENCY);
     enc.histogram(&[], &s.ingest_to_flush_latency);
     if let Some(depth) = s.ingest_channel_depth {
@@ -459,28 +529,23 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
     if let Some(closed) = s.ingest_producers_idle_closed_total {
         scalar(enc, &PRODUCERS_IDLE_CLOSED, "_total", Value::Int(closed));
     }
-    scalar(enc, &TRACKED, "", Value::Int(s.channels.tracked));
-    scalar(
-        enc,
-        &EVICTED,
-        "_total",
-        Value::Int(s.channels.evicted_total),
-    );
-    scalar(
-        enc,
-        &REFUSED,
-        "_total",
-        Value::Int(s.channels.refused_total),
-    );
+}
+
+/// Channel tracking.
+fn channels(enc: &mut Encoder<'_>, s: &Snapshot) {
+    let c = &s.channels;
+    scalar(enc, &TRACKED, "", Value::Int(c.tracked));
+    scalar(enc, &EVICTED, "_total", Value::Int(c.evicted_total));
+    scalar(enc, &REFUSED, "_total", Value::Int(c.refused_total));
+}
+
+/// The exporter's own figures: scrapes, connections, textfile writes.
+fn exporter_self(enc: &mut Encoder<'_>, x: &ExporterStats) {
     scalar(enc, &SCRAPES, "_total", Value::Int(x.scrapes_total));
     enc.family(&RENDER);
     enc.histogram(&[], &x.render_duration);
-    scalar(
-        enc,
-        &CONNECTIONS_OPEN,
-        "",
-        Value::Int(x.scrape_connections_open),
-    );
+    let open = Value::Int(x.scrape_connections_open);
+    scalar(enc, &CONNECTIONS_OPEN, "", open);
     enc.family(&CONNECTIONS_CLOSED);
     for (reason, n) in CloseReason::ALL
         .iter()
@@ -489,35 +554,30 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         enc.sample("_total", &[("reason", reason.as_str())], Value::Int(n));
     }
     scalar(enc, &REALTIME, "", Value::Int(x.scrape_realtime_priority));
+    let writes = Value::Int(x.textfile_writes_total);
+    scalar(enc, &TEXTFILE_WRITES, "_total", writes);
+    let errors = Value::Int(x.textfile_write_errors_total);
+    scalar(enc, &TEXTFILE_ERRORS, "_total", errors);
+}
+
+/// Checkpoint writes, for a daemon with checkpoints configured.
+fn checkpoint(enc: &mut Encoder<'_>, c: &CheckpointStats) {
+    scalar(enc, &CKPT_WRITES, "_total", Value::Int(c.writes_total));
     scalar(
         enc,
-        &TEXTFILE_WRITES,
+        &CKPT_ERRORS,
         "_total",
-        Value::Int(x.textfile_writes_total),
+        Value::Int(c.write_errors_total),
     );
-    scalar(
-        enc,
-        &TEXTFILE_ERRORS,
-        "_total",
-        Value::Int(x.textfile_write_errors_total),
-    );
-    if let Some(c) = &s.checkpoint {
-        scalar(enc, &CKPT_WRITES, "_total", Value::Int(c.writes_total));
-        scalar(
-            enc,
-            &CKPT_ERRORS,
-            "_total",
-            Value::Int(c.write_errors_total),
-        );
-        scalar(enc, &CKPT_SKIPPED, "_total", Value::Int(c.skipped_total));
-        let last = Value::Float(c.last_success_timestamp_seconds);
-        scalar(enc, &CKPT_LAST, "", last);
-        scalar(enc, &CKPT_SIZE, "", Value::Int(c.size_bytes));
-        scalar(enc, &CKPT_RESTORED, "", Value::Int(u64::from(c.restored)));
-    }
-    if let Some(k) = &s.kafka {
-        kafka(enc, k);
-    }
+    scalar(enc, &CKPT_SKIPPED, "_total", Value::Int(c.skipped_total));
+    let last = Value::Float(c.last_success_timestamp_seconds);
+    scalar(enc, &CKPT_LAST, "", last);
+    scalar(enc, &CKPT_SIZE, "", Value::Int(c.size_bytes));
+    scalar(enc, &CKPT_RESTORED, "", Value::Int(u64::from(c.restored)));
+}
+
+/// The build-info series.
+fn build(enc: &mut Encoder<'_>, s: &Snapshot) {
     enc.family(&BUILD);
     let b = &s.build;
     let labels = [
@@ -526,14 +586,6 @@ pub(super) fn rest(enc: &mut Encoder<'_>, s: &Snapshot, x: &ExporterStats, with_
         ("rustc", &b.rustc),
     ];
     enc.sample("", &labels, Value::Int(1));
-    if !s.postgres.is_empty() {
-        postgres(enc, s);
-    }
-    if let Some(p) = s.process.as_ref().filter(|_| with_process) {
-        scalar(enc, &START, "", Value::Float(p.start_time_seconds));
-        scalar(enc, &RSS, "", Value::Int(p.resident_memory_bytes));
-        scalar(enc, &CPU, "_total", Value::Float(p.cpu_seconds_total));
-    }
 }
 
 fn kafka(enc: &mut Encoder<'_>, k: &crate::snapshot::KafkaStats) {

@@ -141,7 +141,7 @@ pub fn render(
     enc.spell_motifs(snapshot.motifs.iter().map(|m| m.name.as_str()));
     catalogue::seed(&mut enc, snapshot);
     if options.families == Families::All {
-        catalogue::rest(&mut enc, snapshot, stats, options.process_metrics);
+        catalogue::after_seed(&mut enc, snapshot, stats, options.process_metrics);
     }
     enc.finish();
 }

@@ -122,6 +122,9 @@ pub fn busy_snapshot() -> Snapshot {
     s.reorder.flushed_total = 1_234_000;
     s.reorder.dropped_out_of_window_total = 3;
     s.reorder.dropped_recoverable_with_double_window_total = 2;
+    s.reorder.held_future = 3;
+    s.reorder.released_at_cap_total = 7;
+    s.reorder.time_jumps_total = 1;
     s.reorder.watermark_seconds = 1_700_000_100.5;
     s.reorder.newest_event_seconds = 1_700_000_101.75;
     s.reorder.lateness = hist(LATENESS_BOUNDS_SECONDS, (0..50).map(|j| j as f64 * 0.02));
