@@ -36,20 +36,96 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         return crate::partitioned_replay::run(&args, n);
     }
     let grammar = Arc::new(grammar::load(args.grammar.as_deref())?);
-    let inputs = match args.tape {
-        Some(_) => Vec::new(),
-        None => open_inputs(&args)?,
-    };
     let names = ChannelNames::default();
     // The line path follows the name table, so names nothing refers to any
     // more are freed while the replay runs; the trace and tape readers do not.
     let lines_only = args.tape.is_none() && args.from.is_none();
     names.set_collection(lines_only);
     let started = Instant::now();
-
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let progress = progress_bar(&args);
+    let producer = spawn_producer(&args, &grammar, &names, tx, &bytes_read)?;
+    let mut pipeline = Pipeline::new(Arc::clone(&grammar), &pipeline_config(&args))
+        .map_err(|e| Failure::new(format!("--{} {}", e.key.replace('_', "-"), e.rule)))?;
+    let mut out = Episodes {
+        writer: EpisodeWriter::new(args.output_format, args.check.is_none()),
+        per_motif: vec![0; grammar.motifs().len()],
+    };
+    let progress = progress_bar(&args).map(|bar| (bar, bytes_read));
+    for batch in rx {
+        pipeline.add_rejections(&batch.rejected);
+        let held = names.lock();
+        for &s in &batch.samples {
+            pipeline.push(s, &mut |e: &Episode| out.write(e, &grammar, &held));
+        }
+        drop(held);
+        // The batch's samples are in the pipeline now: its pin on the name
+        // table can go before the table is collected.
+        drop(batch);
+        names.collect(&pipeline);
+        out.writer.flush_if_large()?;
+        if let Some((bar, read)) = &progress {
+            bar.set_position(read.load(Ordering::Relaxed));
+        }
+    }
+    if let Some((bar, _)) = &progress {
+        bar.finish_and_clear();
+    }
+    let produced = producer
+        .join()
+        .map_err(|_| Failure::new("the parser thread panicked"))??;
+    let held = names.lock();
+    pipeline.finish(&mut |e: &Episode| out.write(e, &grammar, &held));
+    drop(held);
+    let output = out.writer.finish()?;
+    if let Some(path) = &args.metrics_out {
+        write_metrics(path, &pipeline, &grammar)?;
+    }
+    if !args.quiet {
+        let summary = Summary {
+            files: produced.files,
+            counters: pipeline.counters(),
+            engine: pipeline.engine().counters(),
+            window: args.window,
+            grammar: &grammar,
+            episodes_per_motif: &out.per_motif,
+            elapsed: started.elapsed(),
+        };
+        eprint!("{summary}");
+    }
+    check_output(&args, &output)
+}
+
+/// The episodes written so far, and their number per motif.
+struct Episodes {
+    writer: EpisodeWriter,
+    per_motif: Vec<u64>,
+}
+
+impl Episodes {
+    fn write(&mut self, e: &Episode, grammar: &Grammar, names: &motifd_engine::intern::Interner) {
+        self.per_motif[e.motif as usize] += 1;
+        self.writer.write(e, grammar, names);
+    }
+}
+
+/// Starts the thread that reads the inputs (lines, a trace format or a tape)
+/// and sends batches on `tx`.
+fn spawn_producer(
+    args: &ReplayArgs,
+    grammar: &Arc<Grammar>,
+    names: &ChannelNames,
+    tx: Sender<Batch>,
+    bytes_read: &Arc<AtomicU64>,
+) -> Result<JoinHandle<Result<Produced, Failure>>, Failure> {
+    if let Some(tape) = &args.tape {
+        let opts = crate::postgres::tape_replay::options(args);
+        return crate::postgres::tape_replay::spawn(tape.clone(), opts, grammar, names, tx);
+    }
+    let inputs = open_inputs(args)?;
+    if let Some(from) = from_options(args) {
+        return spawn_trace_reader(inputs, grammar, names, from, tx, bytes_read);
+    }
     let options = Options {
         max_line: args.max_line,
         report: RejectReport::Print(args.show_rejects),
@@ -58,101 +134,28 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         speed: args.speed,
         max_ahead_of_clock: None,
     };
-    let producer = match (&args.tape, from_options(&args)) {
-        (Some(tape), _) => {
-            let opts = crate::postgres::tape_replay::options(&args);
-            crate::postgres::tape_replay::spawn(tape.clone(), opts, &grammar, &names, tx)?
-        }
-        (None, Some(from)) => spawn_trace_reader(inputs, &grammar, &names, from, tx, &bytes_read)?,
-        (None, None) => spawn_parser(
-            inputs,
-            &grammar,
-            &names,
-            options,
-            tx,
-            Arc::clone(&bytes_read),
-        )?,
+    spawn_parser(inputs, grammar, names, options, tx, Arc::clone(bytes_read))
+}
+
+/// With `--check GOLDEN`: 0 when the output equals it, 1 (and where it
+/// differs) otherwise.
+fn check_output(args: &ReplayArgs, output: &[u8]) -> Result<ExitCode, Failure> {
+    let Some(golden) = &args.check else {
+        return Ok(ExitCode::SUCCESS);
     };
-
-    let mut pipeline = Pipeline::new(Arc::clone(&grammar), &pipeline_config(&args))
-        .map_err(|e| Failure::new(format!("--{} {}", e.key.replace('_', "-"), e.rule)))?;
-    let mut out = EpisodeWriter::new(args.output_format, args.check.is_none());
-    let mut episodes_per_motif = vec![0u64; grammar.motifs().len()];
-    let names_table = &names;
-    for batch in rx {
-        pipeline.add_rejections(&batch.rejected);
-        let names = names_table.lock();
-        let mut sink = |e: &Episode| {
-            episodes_per_motif[e.motif as usize] += 1;
-            out.write(e, &grammar, &names);
-        };
-        for &s in &batch.samples {
-            pipeline.push(s, &mut sink);
-        }
-        drop(names);
-        // The batch's samples are in the pipeline now: its pin on the name
-        // table can go before the table is collected.
-        drop(batch);
-        if lines_only {
-            names_table.collect(&pipeline);
-        }
-        out.flush_if_large()?;
-        if let Some(bar) = &progress {
-            bar.set_position(bytes_read.load(Ordering::Relaxed));
-        }
-    }
-    if let Some(bar) = &progress {
-        bar.finish_and_clear();
-    }
-    let produced = producer
-        .join()
-        .map_err(|_| Failure::new("the parser thread panicked"))??;
-    {
-        let names = names.lock();
-        pipeline.finish(&mut |e: &Episode| {
-            episodes_per_motif[e.motif as usize] += 1;
-            out.write(e, &grammar, &names);
-        });
-    }
-    let output = out.finish()?;
-    let elapsed = started.elapsed();
-    if let Some(path) = &args.metrics_out {
-        write_metrics(path, &pipeline, &grammar)?;
-    }
-
-    if !args.quiet {
-        let summary = Summary {
-            files: produced.files,
-            counters: pipeline.counters(),
-            engine: pipeline.engine().counters(),
-            window: args.window,
-            grammar: &grammar,
-            episodes_per_motif: &episodes_per_motif,
-            elapsed,
-        };
-        eprint!("{summary}");
-    }
-    match args.check {
-        None => Ok(ExitCode::SUCCESS),
-        Some(golden) => {
-            let expected = std::fs::read(&golden)
-                .map_err(|e| Failure::new(format!("{}: {e}", golden.display())))?;
-            match first_difference(&expected, &output) {
-                None => {
-                    if !args.quiet {
-                        eprintln!(
-                            "check: {} matches ({} lines)",
-                            golden.display(),
-                            output.iter().filter(|&&b| b == b'\n').count()
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(diff) => {
-                    eprintln!("check: {} differs at {diff}", golden.display());
-                    Ok(ExitCode::from(1))
-                }
+    let expected =
+        std::fs::read(golden).map_err(|e| Failure::new(format!("{}: {e}", golden.display())))?;
+    match first_difference(&expected, output) {
+        None => {
+            if !args.quiet {
+                let lines = output.iter().filter(|&&b| b == b'\n').count();
+                eprintln!("check: {} matches ({lines} lines)", golden.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(diff) => {
+            eprintln!("check: {} differs at {diff}", golden.display());
+            Ok(ExitCode::from(1))
         }
     }
 }
