@@ -64,3 +64,38 @@ fn a_tape_changed_after_its_manifest_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("does not match its manifest"), "{stderr}");
 }
+
+#[test]
+fn strict_stops_at_the_first_damaged_line_and_a_headless_tape_is_refused() {
+    let dir = Scratch::new("tape-strict");
+    let tape = dir.write("t.jsonl", TAPE);
+    let out = motifd()
+        .args(["replay", "--strict", "--tape"])
+        .arg(&tape)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let name = tape.display().to_string();
+    assert!(
+        stderr.contains(&format!("{name}:3: rejected (malformed) in --strict mode")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(":5:"), "stopped at line 3: {stderr}");
+
+    let headless = dir.write("h.jsonl", TAPE.split_once('\n').unwrap().1);
+    let out = motifd()
+        .args(["replay", "--tape"])
+        .arg(&headless)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:1: a snapshot before any header line",
+            headless.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -45,9 +45,47 @@ pub struct Options {
 /// `strict`) has a bad line.
 pub fn produce(path: &Path, opts: &Options, out: &mut EngineOutput) -> Result<Replayed, Failure> {
     let name = path.display().to_string();
-    // Replay has no logger: stderr, as for its other messages.
+    report_verification(path, &name, opts.quiet)?;
+    let file = File::open(path).map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    let mut reader = TapeReader {
+        name: &name,
+        opts,
+        done: Replayed::default(),
+        distiller: None,
+        failure: None,
+        shown: 0,
+        csv: match &opts.residuals_out {
+            Some(p) => Some(CsvTee::create(p)?),
+            None => None,
+        },
+    };
+    for_each_line(file, opts.max_line, |line_no, line| {
+        let parsed = match line {
+            Text::TooLong { len } => Err((
+                RejectReason::LineTooLong,
+                format!("line too long ({len} bytes)"),
+            )),
+            Text::Text(bytes) => tape::parse_line(bytes).map_err(|e| (RejectReason::Malformed, e)),
+        };
+        reader.line(line_no, parsed, out)
+    })
+    .map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    if let Some(f) = reader.failure {
+        return Err(f);
+    }
+    if let Some(tee) = reader.csv {
+        tee.finish()?;
+    }
+    out.flush()
+        .map_err(|_| Failure::new("the engine stopped before the tape ended"))?;
+    Ok(reader.done)
+}
+
+/// Checks the tape against its manifest and says how it matched (replay has
+/// no logger: stderr, as for its other messages).
+fn report_verification(path: &Path, name: &str, quiet: bool) -> Result<(), Failure> {
     match tape::verify(path).map_err(Failure::new)? {
-        Verified::Exact(m) if !opts.quiet => {
+        Verified::Exact(m) if !quiet => {
             eprintln!("{name}: matches its manifest (sha256 {})", m.sha256);
         }
         Verified::Exact(_) => {}
@@ -60,86 +98,101 @@ pub fn produce(path: &Path, opts: &Options, out: &mut EngineOutput) -> Result<Re
             tape::manifest_path(path).display()
         ),
     }
-    let file = File::open(path).map_err(|e| Failure::new(format!("{name}: {e}")))?;
-    let mut done = Replayed::default();
-    let mut distiller: Option<Distiller> = None;
-    let mut failure = None;
-    let mut shown = 0;
-    let mut csv = match &opts.residuals_out {
-        Some(p) => Some(CsvTee::create(p)?),
-        None => None,
-    };
-    for_each_line(file, opts.max_line, |line_no, line| {
-        let parsed = match line {
-            Text::TooLong { len } => Err((
-                RejectReason::LineTooLong,
-                format!("line too long ({len} bytes)"),
-            )),
-            Text::Text(bytes) => tape::parse_line(bytes).map_err(|e| (RejectReason::Malformed, e)),
-        };
+    Ok(())
+}
+
+/// The state of one tape's replay between its lines.
+struct TapeReader<'a> {
+    name: &'a str,
+    opts: &'a Options,
+    done: Replayed,
+    /// The residual mode of the current segment; None before its header.
+    distiller: Option<Distiller>,
+    /// Why the replay stopped, if it must fail.
+    failure: Option<Failure>,
+    /// Rejected lines shown so far.
+    shown: u64,
+    csv: Option<CsvTee>,
+}
+
+impl TapeReader<'_> {
+    /// Handles line `line_no`, parsed or rejected with a reason and why.
+    fn line(
+        &mut self,
+        line_no: u64,
+        parsed: Result<Line, (RejectReason, String)>,
+        out: &mut EngineOutput,
+    ) -> Next {
         match parsed {
-            Ok(Line::Blank) => {}
+            Ok(Line::Blank) => Next::Continue,
             Ok(Line::Header(h)) => {
-                let mode = opts.mode.unwrap_or(match h.residuals.as_str() {
+                let mode = self.opts.mode.unwrap_or(match h.residuals.as_str() {
                     "reference" => Mode::Reference,
                     _ => Mode::Improved,
                 });
-                distiller = Some(Distiller::new(mode, TimeOrigin::Unix));
+                self.distiller = Some(Distiller::new(mode, TimeOrigin::Unix));
                 out.set_source(&h.source);
-                done.segments += 1;
+                self.done.segments += 1;
+                Next::Continue
             }
-            Ok(Line::Snapshot(snap)) => match distiller.as_mut() {
-                Some(d) => {
-                    out.refresh_grammar();
-                    match csv.as_mut() {
-                        Some(tee) => d.ingest(
-                            &snap,
-                            &mut Tee {
-                                csv: tee,
-                                out: &mut *out,
-                            },
-                        ),
-                        None => d.ingest(&snap, out),
-                    }
-                    done.snapshots += 1;
-                    if out.flush().is_err() {
-                        return Next::Stop;
-                    }
-                }
-                None => {
-                    failure = Some(Failure::new(format!(
-                        "{name}:{line_no}: a snapshot before any header line: not a motifd tape"
-                    )));
-                    return Next::Stop;
-                }
-            },
-            Err((reason, why)) => {
-                done.rejected += 1;
-                out.reject(reason);
-                if opts.strict {
-                    failure = Some(Failure::new(format!(
-                        "{name}:{line_no}: rejected ({reason}) in --strict mode: {why}"
-                    )));
-                    return Next::Stop;
-                }
-                if shown < opts.show_rejects {
-                    shown += 1;
-                    eprintln!("{name}:{line_no}: rejected ({reason}): {why}");
-                }
-            }
+            Ok(Line::Snapshot(snap)) => self.snapshot(line_no, &snap, out),
+            Err((reason, why)) => self.reject(line_no, reason, &why, out),
+        }
+    }
+
+    fn snapshot(
+        &mut self,
+        line_no: u64,
+        snap: &super::snapshot::Snapshot,
+        out: &mut EngineOutput,
+    ) -> Next {
+        let Some(d) = self.distiller.as_mut() else {
+            self.failure = Some(Failure::new(format!(
+                "{}:{line_no}: a snapshot before any header line: not a motifd tape",
+                self.name
+            )));
+            return Next::Stop;
+        };
+        out.refresh_grammar();
+        match self.csv.as_mut() {
+            Some(csv) => d.ingest(
+                snap,
+                &mut Tee {
+                    csv,
+                    out: &mut *out,
+                },
+            ),
+            None => d.ingest(snap, out),
+        }
+        self.done.snapshots += 1;
+        if out.flush().is_err() {
+            return Next::Stop;
         }
         Next::Continue
-    })
-    .map_err(|e| Failure::new(format!("{name}: {e}")))?;
-    if let Some(f) = failure {
-        return Err(f);
     }
-    if let Some(tee) = csv {
-        tee.finish()?;
+
+    fn reject(
+        &mut self,
+        line_no: u64,
+        reason: RejectReason,
+        why: &str,
+        out: &mut EngineOutput,
+    ) -> Next {
+        self.done.rejected += 1;
+        out.reject(reason);
+        let name = self.name;
+        if self.opts.strict {
+            self.failure = Some(Failure::new(format!(
+                "{name}:{line_no}: rejected ({reason}) in --strict mode: {why}"
+            )));
+            return Next::Stop;
+        }
+        if self.shown < self.opts.show_rejects {
+            self.shown += 1;
+            eprintln!("{name}:{line_no}: rejected ({reason}): {why}");
+        }
+        Next::Continue
     }
-    out.flush()
-        .map_err(|_| Failure::new("the engine stopped before the tape ended"))?;
-    Ok(done)
 }
 
 /// The tape options of `motifd replay`'s arguments.
