@@ -12,11 +12,13 @@ use super::time_axis;
 use crate::error::{Context, Failure};
 use crate::line_ingest::{Options, RejectReport};
 use crate::replay::{self, Input};
+use crossbeam_channel::Sender;
 use motifd_engine::ingest::{self, Batch};
 use motifd_engine::intern::Interner;
 use motifd_engine::{ChannelId, ChannelNames, Episode, Grammar, MotifId, Pipeline, PipelineConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Batches in flight between the parser and this thread.
 const CHANNEL_BATCHES: usize = 8;
@@ -136,26 +138,10 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         .map_err(|why| Failure::new(format!("--window {why}")))?;
     let grammar = Arc::new(crate::grammar::load(input.grammar.as_deref())?);
     let (sel, mut panels) = Selection::new(selection, &grammar)?;
-    let sources = open_source(input)?;
     let names = ChannelNames::default();
     let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
-    let options = Options {
-        max_line: input.max_line,
-        report: RejectReport::Print(20),
-        strict: false,
-        header_first: true,
-        speed: None,
-        max_ahead_of_clock: None,
-    };
-    let producer = replay::spawn_parser(sources, &grammar, &names, options, tx, Arc::default())?;
-    let mut decimator = if sel.since.is_finite() && sel.until.is_finite() {
-        Decimator::fixed(sel.since, sel.until)
-    } else {
-        Decimator::growing()
-    };
-    for p in &mut panels {
-        p.all_channels = decimator.add_series();
-    }
+    let producer = start_parser(input, &grammar, &names, tx)?;
+    let mut decimator = decimator_for(&sel, &mut panels);
     let config = PipelineConfig {
         window: input.window,
         ..PipelineConfig::default()
@@ -194,13 +180,7 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         None => EpisodeSource::Engine,
         Some(path) => episodes_from_file(path, &sel, &grammar, &mut episodes)?,
     };
-    let range = if sel.since.is_finite() && sel.until.is_finite() {
-        Some((sel.since, sel.until))
-    } else {
-        decimator
-            .span()
-            .map(|(a, b)| (a.max(sel.since), b.min(sel.until)))
-    };
+    let range = plot_range(&sel, &decimator);
     Ok(Collected {
         grammar: Arc::clone(&grammar),
         panels,
@@ -213,6 +193,50 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         inputs: input.inputs.clone(),
         window: input.window,
     })
+}
+
+/// Starts the parser thread over the input, sending batches on `tx`.
+fn start_parser(
+    input: &InputArgs,
+    grammar: &Arc<Grammar>,
+    names: &ChannelNames,
+    tx: Sender<Batch>,
+) -> Result<JoinHandle<Result<replay::Produced, Failure>>, Failure> {
+    let sources = open_source(input)?;
+    let options = Options {
+        max_line: input.max_line,
+        report: RejectReport::Print(20),
+        strict: false,
+        header_first: true,
+        speed: None,
+        max_ahead_of_clock: None,
+    };
+    replay::spawn_parser(sources, grammar, names, options, tx, Arc::default())
+}
+
+/// A decimator over the selected time range (or growing with the data), with
+/// each panel's all-channels series registered.
+fn decimator_for(sel: &Selection, panels: &mut [Panel]) -> Decimator {
+    let mut decimator = if sel.since.is_finite() && sel.until.is_finite() {
+        Decimator::fixed(sel.since, sel.until)
+    } else {
+        Decimator::growing()
+    };
+    for p in panels {
+        p.all_channels = decimator.add_series();
+    }
+    decimator
+}
+
+/// The time range drawn: the selection's, or the data's within it.
+fn plot_range(sel: &Selection, decimator: &Decimator) -> Option<(f64, f64)> {
+    if sel.since.is_finite() && sel.until.is_finite() {
+        Some((sel.since, sel.until))
+    } else {
+        decimator
+            .span()
+            .map(|(a, b)| (a.max(sel.since), b.min(sel.until)))
+    }
 }
 
 /// Curves were named by channel id while reading; names them now.
