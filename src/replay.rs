@@ -416,9 +416,9 @@ fn write_metrics(
         &crate::daemon::sources::SourceReport::default(),
     );
     let format = if path.extension().is_some_and(|e| e == "om") {
-        motifd_exporter::Format::OpenMetrics
+        motifd_exporter::ExpositionFormat::OpenMetrics
     } else {
-        motifd_exporter::Format::Classic
+        motifd_exporter::ExpositionFormat::Classic
     };
     let options = RenderOptions {
         // A replay's exposition describes the data, not this process.

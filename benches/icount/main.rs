@@ -279,7 +279,7 @@ fn measured_render(
     snapshot: &Snapshot,
     stats: &ExporterStats,
     options: &RenderOptions,
-    format: motifd_exporter::Format,
+    format: motifd_exporter::ExpositionFormat,
     out: &mut Vec<u8>,
 ) {
     render(snapshot, stats, options, format, out);
@@ -291,7 +291,7 @@ fn measured_render(
 fn render_case(
     snapshot: &Snapshot,
     families: Families,
-    format: motifd_exporter::Format,
+    format: motifd_exporter::ExpositionFormat,
 ) -> (usize, f64) {
     let options = RenderOptions {
         families,
@@ -309,8 +309,8 @@ fn render_case(
 fn render_seed() -> (usize, f64) {
     render_case(
         &exporter_common::busy_snapshot(),
-        Families::Seed,
-        motifd_exporter::Format::OpenMetrics,
+        Families::Core,
+        motifd_exporter::ExpositionFormat::OpenMetrics,
     )
 }
 
@@ -319,7 +319,7 @@ fn render_10k_full() -> (usize, f64) {
     render_case(
         &exporter_common::busy_snapshot_with_motifs(320),
         Families::All,
-        motifd_exporter::Format::OpenMetrics,
+        motifd_exporter::ExpositionFormat::OpenMetrics,
     )
 }
 
@@ -327,15 +327,15 @@ fn render_10k_full_classic() -> (usize, f64) {
     render_case(
         &exporter_common::busy_snapshot_with_motifs(320),
         Families::All,
-        motifd_exporter::Format::Classic,
+        motifd_exporter::ExpositionFormat::Classic,
     )
 }
 
-/// Seed families, 3,332 motifs: 9,999 plain series, two thirds floats.
+/// Core families, 3,332 motifs: 9,999 plain series, two thirds floats.
 fn render_10k_plain() -> (usize, f64) {
     render_case(
         &exporter_common::busy_snapshot_with_motifs(3332),
-        Families::Seed,
-        motifd_exporter::Format::OpenMetrics,
+        Families::Core,
+        motifd_exporter::ExpositionFormat::OpenMetrics,
     )
 }

@@ -1,4 +1,4 @@
-//! Render cost: the seed catalogue (the six seed families, five motifs, as
+//! Render cost: the core catalogue (the six core families, five motifs, as
 //! the reference exporter renders them), the full catalogue at five motifs,
 //! and ~10,000 series, the plain ones both with short decimals (as input
 //! readings are) and with floats that need 16–17 digits (as computed sums do). Throughput is in sample lines, so criterion reports
@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use motifd_exporter::{render, render_to_vec, Families, Format, RenderOptions, Snapshot};
+use motifd_exporter::{render, render_to_vec, ExpositionFormat, Families, RenderOptions, Snapshot};
 
 fn bench_case(c: &mut Criterion, group: &str, snapshot: &Snapshot, options: &RenderOptions) {
     let stats = common::exporter_stats();
@@ -19,7 +19,7 @@ fn bench_case(c: &mut Criterion, group: &str, snapshot: &Snapshot, options: &Ren
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    for format in [Format::OpenMetrics, Format::Classic] {
+    for format in [ExpositionFormat::OpenMetrics, ExpositionFormat::Classic] {
         let lines = common::sample_lines(&render_to_vec(snapshot, &stats, options, format));
         g.throughput(Throughput::Elements(lines as u64));
         let mut out = Vec::with_capacity(1 << 20);
@@ -39,7 +39,7 @@ fn bench_case(c: &mut Criterion, group: &str, snapshot: &Snapshot, options: &Ren
 
 fn seed_catalogue(c: &mut Criterion) {
     let options = RenderOptions {
-        families: Families::Seed,
+        families: Families::Core,
         ..RenderOptions::default()
     };
     bench_case(
@@ -60,9 +60,9 @@ fn full_catalogue(c: &mut Criterion) {
 }
 
 fn ten_thousand_series(c: &mut Criterion) {
-    // Seed families only: 3 series per motif + 3 → 9,999 plain series.
+    // Core families only: 3 series per motif + 3 → 9,999 plain series.
     let seed = RenderOptions {
-        families: Families::Seed,
+        families: Families::Core,
         ..RenderOptions::default()
     };
     bench_case(

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use motifd_exporter::{
-    render, ExporterCounters, ExporterStats, Families, Format, Liveness, RenderOptions,
+    render, ExporterCounters, ExporterStats, ExpositionFormat, Families, Liveness, RenderOptions,
     ScrapeServer, ServerConfig, SnapshotHandle,
 };
 use socket2::{Domain, Socket, Type};
@@ -79,7 +79,7 @@ impl Server {
                             &handle.load(),
                             &stats,
                             &options,
-                            Format::OpenMetrics,
+                            ExpositionFormat::OpenMetrics,
                             &mut body,
                         );
                         let _ = request.respond(om_response(&body));
@@ -134,7 +134,10 @@ fn direct_listener(config: &ServerConfig) -> TcpListener {
 fn om_response(body: &[u8]) -> tiny_http::Response<Cursor<Vec<u8>>> {
     let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).unwrap();
     tiny_http::Response::from_data(body.to_vec())
-        .with_header(header("Content-Type", Format::OpenMetrics.content_type()))
+        .with_header(header(
+            "Content-Type",
+            ExpositionFormat::OpenMetrics.content_type(),
+        ))
         .with_header(header("Vary", "Accept, Accept-Encoding"))
         .with_chunked_threshold(usize::MAX)
 }
@@ -195,7 +198,7 @@ fn many_scrapers(design: &str, secs: u64) -> (u64, Histogram<u64>) {
 
 /// Phase b; returns scrapes per second and the latency histogram.
 fn one_fast_scraper(design: &str) -> (f64, Histogram<u64>) {
-    let server = Server::start(design, Families::Seed);
+    let server = Server::start(design, Families::Core);
     let mut c = common::HttpClient::connect(server.addr());
     assert_eq!(c.get("/metrics", &[ACCEPT_OM]).status, 200);
     let mut h = histogram();
@@ -214,7 +217,7 @@ fn one_fast_scraper(design: &str) -> (f64, Histogram<u64>) {
 
 /// What happens to open connections when each design stops.
 fn stop_behaviour(design: &str) {
-    let server = Server::start(design, Families::Seed);
+    let server = Server::start(design, Families::Core);
     let addr = server.addr();
     let mut idle = TcpStream::connect(addr).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(3))).unwrap();

@@ -37,7 +37,7 @@ pub use live::{LiveEpisodes, LiveHandle};
 pub use liveness::Liveness;
 pub use process::ProcessStats;
 pub use publish::{SnapshotHandle, SnapshotPublisher};
-pub use render::{render, render_to_vec, Families, Format, Namespace, RenderOptions};
+pub use render::{render, render_to_vec, ExpositionFormat, Families, Namespace, RenderOptions};
 pub use self_stats::{CloseReason, ExporterCounters, ExporterStats};
 pub use server::{ScrapeServer, ServerConfig};
 pub use snapshot::{

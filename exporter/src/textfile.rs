@@ -18,7 +18,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::publish::SnapshotHandle;
-use crate::render::{render, Format, RenderOptions};
+use crate::render::{render, ExpositionFormat, RenderOptions};
 use crate::self_stats::ExporterCounters;
 
 pub use crate::atomic_file::write_atomic;
@@ -129,7 +129,7 @@ fn write_once(
         &snapshot,
         &counters.snapshot(),
         &config.render,
-        Format::Classic,
+        ExpositionFormat::Classic,
         buf,
     );
     let ok = match write_atomic(&config.path, buf) {

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use motifd_exporter::{
-    render_to_vec, ExporterCounters, Format, Liveness, RenderOptions, ScrapeServer, ServerConfig,
-    SnapshotHandle,
+    render_to_vec, ExporterCounters, ExpositionFormat, Liveness, RenderOptions, ScrapeServer,
+    ServerConfig, SnapshotHandle,
 };
 
 /// Runs `promtool check metrics` on `body`; returns (exit code, output).
@@ -73,7 +73,7 @@ fn classic_output_is_clean() {
             &snapshot,
             &stats,
             &RenderOptions::default(),
-            Format::Classic,
+            ExpositionFormat::Classic,
         );
         let (code, out) = check_metrics(&body);
         assert_eq!(
@@ -88,7 +88,7 @@ fn classic_output_is_clean() {
         &common::postgres_snapshot(),
         &stats,
         &RenderOptions::default(),
-        Format::Classic,
+        ExpositionFormat::Classic,
     );
     let text = String::from_utf8(body).unwrap();
     assert!(

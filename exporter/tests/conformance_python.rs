@@ -3,7 +3,7 @@
 
 mod common;
 
-use motifd_exporter::{render_to_vec, Format, MotifStats, RenderOptions, Snapshot};
+use motifd_exporter::{render_to_vec, ExpositionFormat, MotifStats, RenderOptions, Snapshot};
 use proptest::prelude::*;
 
 fn om(snapshot: &Snapshot) -> Vec<u8> {
@@ -11,7 +11,7 @@ fn om(snapshot: &Snapshot) -> Vec<u8> {
         snapshot,
         &common::exporter_stats(),
         &RenderOptions::default(),
-        Format::OpenMetrics,
+        ExpositionFormat::OpenMetrics,
     )
 }
 

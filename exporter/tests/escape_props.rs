@@ -5,7 +5,7 @@
 mod common;
 
 use motifd_exporter::render::{escape, number};
-use motifd_exporter::{render_to_vec, Format, MotifStats, RenderOptions};
+use motifd_exporter::{render_to_vec, ExpositionFormat, MotifStats, RenderOptions};
 use proptest::prelude::*;
 
 /// Reverses label-value / OpenMetrics-HELP escaping per the specification
@@ -91,7 +91,7 @@ proptest! {
     fn rendered_lines_stay_intact(names in prop::collection::vec(tricky_string(), 1..6)) {
         let mut snapshot = common::fresh_snapshot();
         snapshot.motifs = names.iter().enumerate().map(|(i, n)| MotifStats::new(format!("{i}{n}"))).collect();
-        let text = render_to_vec(&snapshot, &common::exporter_stats(), &RenderOptions::default(), Format::OpenMetrics);
+        let text = render_to_vec(&snapshot, &common::exporter_stats(), &RenderOptions::default(), ExpositionFormat::OpenMetrics);
         let prefix = b"dsfb_episodes_total{motif=\"";
         let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| l.starts_with(prefix)).collect();
         prop_assert_eq!(lines.len(), snapshot.motifs.len());

@@ -7,7 +7,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use motifd_exporter::{render_to_vec, Families, Format, Namespace, RenderOptions, Snapshot};
+use motifd_exporter::{
+    render_to_vec, ExpositionFormat, Families, Namespace, RenderOptions, Snapshot,
+};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,7 +17,7 @@ fn golden_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn check(name: &str, snapshot: &Snapshot, options: &RenderOptions, format: Format) {
+fn check(name: &str, snapshot: &Snapshot, options: &RenderOptions, format: ExpositionFormat) {
     let stats = common::exporter_stats();
     let bytes = render_to_vec(snapshot, &stats, options, format);
     // Determinism: a second render of the same inputs is identical.
@@ -45,9 +47,14 @@ fn both(stem: &str, snapshot: &Snapshot, options: &RenderOptions) {
         &format!("{stem}.om"),
         snapshot,
         options,
-        Format::OpenMetrics,
+        ExpositionFormat::OpenMetrics,
     );
-    check(&format!("{stem}.prom"), snapshot, options, Format::Classic);
+    check(
+        &format!("{stem}.prom"),
+        snapshot,
+        options,
+        ExpositionFormat::Classic,
+    );
 }
 
 #[test]
@@ -76,7 +83,7 @@ fn escaping_snapshot_matches_golden() {
 #[test]
 fn seed_families_match_golden() {
     let options = RenderOptions {
-        families: Families::Seed,
+        families: Families::Core,
         ..RenderOptions::default()
     };
     both("seed", &common::busy_snapshot(), &options);
@@ -100,14 +107,14 @@ fn seed_names_are_exact() {
         &snapshot,
         &stats,
         &RenderOptions::default(),
-        Format::OpenMetrics,
+        ExpositionFormat::OpenMetrics,
     ))
     .unwrap();
     let prom = String::from_utf8(render_to_vec(
         &snapshot,
         &stats,
         &RenderOptions::default(),
-        Format::Classic,
+        ExpositionFormat::Classic,
     ))
     .unwrap();
     for motif in common::MOTIFS {
@@ -152,7 +159,7 @@ fn values_round_trip_through_the_text() {
         &snapshot,
         &common::exporter_stats(),
         &RenderOptions::default(),
-        Format::Classic,
+        ExpositionFormat::Classic,
     ))
     .unwrap();
     let value_of = |series: &str| -> f64 {

@@ -134,7 +134,7 @@ fn many_keep_alive_scrapers_with_idle_connections() {
 #[test]
 #[ignore = "load harness: several seconds of load; run with --release --nocapture to read the report"]
 fn one_scraper_as_fast_as_it_can() {
-    for families in [Families::Seed, Families::All] {
+    for families in [Families::Core, Families::All] {
         let (server, handle) = start(families);
         let stop = Arc::new(AtomicBool::new(false));
         let publisher = busy_publisher(handle, stop.clone());

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::HttpClient;
 use motifd_exporter::render::{CLASSIC_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
 use motifd_exporter::{
-    render_to_vec, CloseReason, ExporterCounters, ExporterStats, Families, Format, Liveness,
-    RenderOptions, ScrapeServer, ServerConfig, SnapshotHandle,
+    render_to_vec, CloseReason, ExporterCounters, ExporterStats, ExpositionFormat, Families,
+    Liveness, RenderOptions, ScrapeServer, ServerConfig, SnapshotHandle,
 };
 
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -43,7 +43,7 @@ impl Fixture {
 
 fn seed_options() -> RenderOptions {
     RenderOptions {
-        families: Families::Seed,
+        families: Families::Core,
         ..RenderOptions::default()
     }
 }
@@ -74,9 +74,9 @@ fn seed_server() -> Fixture {
     start(|c| c.render = seed_options())
 }
 
-/// The seed families do not include the exporter's own (changing) counters,
+/// The core families do not include the exporter's own (changing) counters,
 /// so the expected body can be computed exactly.
-fn expected_seed(format: Format) -> Vec<u8> {
+fn expected_seed(format: ExpositionFormat) -> Vec<u8> {
     render_to_vec(
         &common::busy_snapshot(),
         &ExporterStats::default(),
@@ -92,16 +92,16 @@ fn negotiates_format_and_sets_content_type() {
     let cases = [
         (
             Some(PROMETHEUS_ACCEPT),
-            Format::OpenMetrics,
+            ExpositionFormat::OpenMetrics,
             OPENMETRICS_CONTENT_TYPE,
         ),
         (
             Some("text/plain;version=0.0.4"),
-            Format::Classic,
+            ExpositionFormat::Classic,
             CLASSIC_CONTENT_TYPE,
         ),
-        (Some("*/*"), Format::Classic, CLASSIC_CONTENT_TYPE),
-        (None, Format::Classic, CLASSIC_CONTENT_TYPE),
+        (Some("*/*"), ExpositionFormat::Classic, CLASSIC_CONTENT_TYPE),
+        (None, ExpositionFormat::Classic, CLASSIC_CONTENT_TYPE),
     ];
     for (accept, format, content_type) in cases {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
@@ -132,10 +132,10 @@ fn gzip_when_asked() {
     flate2::read::GzDecoder::new(&r.body[..])
         .read_to_end(&mut plain)
         .unwrap();
-    assert_eq!(plain, expected_seed(Format::OpenMetrics));
+    assert_eq!(plain, expected_seed(ExpositionFormat::OpenMetrics));
     let r = c.get("/metrics", &[("Accept-Encoding", "gzip;q=0")]);
     assert_eq!(r.header("Content-Encoding"), None);
-    assert_eq!(r.body, expected_seed(Format::Classic));
+    assert_eq!(r.body, expected_seed(ExpositionFormat::Classic));
 }
 
 #[test]
@@ -148,10 +148,10 @@ fn head_has_headers_but_no_body() {
     assert_eq!(head.status, 200);
     assert_eq!(head.header("Content-Type"), Some(OPENMETRICS_CONTENT_TYPE));
     let len: usize = head.header("Content-Length").unwrap().parse().unwrap();
-    assert_eq!(len, expected_seed(Format::OpenMetrics).len());
+    assert_eq!(len, expected_seed(ExpositionFormat::OpenMetrics).len());
     // Had a body been sent, this response would be garbage.
     let get = c.get("/metrics", &[]);
-    assert_eq!(get.body, expected_seed(Format::Classic));
+    assert_eq!(get.body, expected_seed(ExpositionFormat::Classic));
 }
 
 #[test]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use motifd_exporter::textfile::write_atomic;
 use motifd_exporter::{
-    render_to_vec, ExporterCounters, Format, SnapshotHandle, SnapshotPublisher, TextfileConfig,
-    TextfileWriter,
+    render_to_vec, ExporterCounters, ExpositionFormat, SnapshotHandle, SnapshotPublisher,
+    TextfileConfig, TextfileWriter,
 };
 
 #[test]
@@ -90,7 +90,12 @@ fn periodic_writer_writes_latest_snapshot_and_a_final_one() {
     before.textfile_writes_total -= 1;
     assert_eq!(
         text,
-        render_to_vec(&handle.load(), &before, &config.render, Format::Classic)
+        render_to_vec(
+            &handle.load(),
+            &before,
+            &config.render,
+            ExpositionFormat::Classic
+        )
     );
     assert!(
         !String::from_utf8(text).unwrap().contains("process_"),

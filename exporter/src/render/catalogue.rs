@@ -33,7 +33,8 @@ const fn process(name: &'static str, kind: Kind, unit: &'static str, help: &'sta
 
 use Kind::{Counter, Gauge, Histogram};
 
-// The seed's six families: names and meanings are fixed.
+// The six core families (those the reference exporter has): names and
+// meanings are fixed.
 const EPISODES: Family = fam(
     "episodes",
     Counter,
@@ -417,8 +418,8 @@ const CPU: Family = process(
     "Total user and system CPU time spent.",
 );
 
-/// Writes the seed's six families.
-pub(super) fn seed(enc: &mut Encoder<'_>, s: &Snapshot) {
+/// Writes the six core families.
+pub(super) fn core(enc: &mut Encoder<'_>, s: &Snapshot) {
     per_motif(enc, s, &EPISODES, "_total", |m| {
         Value::Int(m.episodes_total)
     });
@@ -436,9 +437,9 @@ pub(super) fn seed(enc: &mut Encoder<'_>, s: &Snapshot) {
     );
 }
 
-/// Writes every family after the seed's six, in the order of
+/// Writes every family after the six core ones, in the order of
 /// `docs/metrics.md`.
-pub(super) fn after_seed(
+pub(super) fn after_core(
     enc: &mut Encoder<'_>,
     s: &Snapshot,
     x: &ExporterStats,
@@ -492,7 +493,7 @@ fn ingest_counts(enc: &mut Encoder<'_>, s: &Snapshot) {
     }
 }
 
-/// The reorder buffer beyond the seed's three: frontier, lateness, the
+/// The reorder buffer beyond the core three: frontier, lateness, the
 /// far-future guard and the staged cap.
 fn reorder(enc: &mut Encoder<'_>, r: &ReorderStats) {
     scalar(enc, &WATERMARK, "", Value::Float(r.watermark_seconds));

@@ -2,7 +2,7 @@
 //! histograms. It knows the per-format differences in metadata (counter
 //! naming, UNIT, HELP escaping) so the catalogue can stay format-agnostic.
 
-use super::{escape, number, Format};
+use super::{escape, number, ExpositionFormat};
 use crate::histogram::HistogramSnapshot;
 
 /// What a family is (the `# TYPE` word).
@@ -38,7 +38,7 @@ pub(crate) enum Value {
 /// Appends lines for one exposition to `out`.
 pub(crate) struct Encoder<'a> {
     out: &'a mut Vec<u8>,
-    format: Format,
+    format: ExpositionFormat,
     namespace: &'a str,
     /// Full family name (namespace included, no suffix) of the family being
     /// written; reused across families to avoid allocating per family.
@@ -60,7 +60,7 @@ pub(crate) struct Encoder<'a> {
 }
 
 impl<'a> Encoder<'a> {
-    pub fn new(out: &'a mut Vec<u8>, format: Format, namespace: &'a str) -> Self {
+    pub fn new(out: &'a mut Vec<u8>, format: ExpositionFormat, namespace: &'a str) -> Self {
         Self {
             out,
             format,
@@ -102,7 +102,7 @@ impl<'a> Encoder<'a> {
             Kind::Histogram => b"histogram",
         };
         match self.format {
-            Format::OpenMetrics => {
+            ExpositionFormat::OpenMetrics => {
                 self.meta(b"# TYPE ", b"");
                 self.out.push(b' ');
                 self.out.extend_from_slice(kind);
@@ -118,7 +118,7 @@ impl<'a> Encoder<'a> {
                 escape::help_openmetrics(self.out, family.help);
                 self.out.push(b'\n');
             }
-            Format::Classic => {
+            ExpositionFormat::Classic => {
                 // The classic format names a counter by its full sample name;
                 // otherwise its samples come out untyped.
                 let suffix: &[u8] = if family.kind == Kind::Counter {
@@ -219,7 +219,7 @@ impl<'a> Encoder<'a> {
 
     /// Ends the exposition (`# EOF` in OpenMetrics; nothing in classic).
     pub fn finish(self) {
-        if self.format == Format::OpenMetrics {
+        if self.format == ExpositionFormat::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");
         }
     }

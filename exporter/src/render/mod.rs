@@ -1,7 +1,7 @@
 //! Rendering: a pure function from a snapshot to exposition bytes.
 //!
 //! Same inputs give byte-identical output. Families are written in the fixed
-//! order of `catalogue.rs` (the seed's six first, then the rest as listed in
+//! order of `catalogue.rs` (the six core families first, then the others as listed in
 //! `docs/metrics.md`); within a family, series follow the order of the
 //! snapshot's vectors. No timestamps are ever written.
 
@@ -21,7 +21,7 @@ pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 
 /// Exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
+pub enum ExpositionFormat {
     /// OpenMetrics 1.0: `# TYPE x counter` with `x_total` samples, `# UNIT`,
     /// HELP escapes `"`, ends with `# EOF`.
     OpenMetrics,
@@ -30,12 +30,12 @@ pub enum Format {
     Classic,
 }
 
-impl Format {
+impl ExpositionFormat {
     /// The `Content-Type` header value for a body in this format.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
-            Format::Classic => CLASSIC_CONTENT_TYPE,
+            ExpositionFormat::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            ExpositionFormat::Classic => CLASSIC_CONTENT_TYPE,
         }
     }
 }
@@ -99,9 +99,9 @@ pub enum Families {
     /// The full catalogue (default).
     #[default]
     All,
-    /// Only the seed's six families; for comparison with the reference
+    /// Only the six core families (those the reference exporter has); for comparison with the reference
     /// exporter and for benchmarking at its size.
-    Seed,
+    Core,
 }
 
 /// Rendering options that do not change between scrapes.
@@ -134,14 +134,14 @@ pub fn render(
     snapshot: &Snapshot,
     stats: &ExporterStats,
     options: &RenderOptions,
-    format: Format,
+    format: ExpositionFormat,
     out: &mut Vec<u8>,
 ) {
     let mut enc = encoder::Encoder::new(out, format, options.namespace.as_str());
     enc.spell_motifs(snapshot.motifs.iter().map(|m| m.name.as_str()));
-    catalogue::seed(&mut enc, snapshot);
+    catalogue::core(&mut enc, snapshot);
     if options.families == Families::All {
-        catalogue::after_seed(&mut enc, snapshot, stats, options.process_metrics);
+        catalogue::after_core(&mut enc, snapshot, stats, options.process_metrics);
     }
     enc.finish();
 }
@@ -151,7 +151,7 @@ pub fn render_to_vec(
     snapshot: &Snapshot,
     stats: &ExporterStats,
     options: &RenderOptions,
-    format: Format,
+    format: ExpositionFormat,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     render(snapshot, stats, options, format, &mut out);

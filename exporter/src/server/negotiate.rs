@@ -1,13 +1,13 @@
 //! Content negotiation on `Accept` and `Accept-Encoding`.
 
-use crate::render::Format;
+use crate::render::ExpositionFormat;
 
 /// OpenMetrics if any element of `Accept` has the media type
 /// `application/openmetrics-text` (case-insensitive, parameters ignored), else
 /// classic. This is the rule Prometheus itself applies to our answer's
 /// Content-Type; `*/*` and a missing header get the classic format, which
 /// every consumer reads.
-pub fn format_for(accept: Option<&str>) -> Format {
+pub fn format_for(accept: Option<&str>) -> ExpositionFormat {
     let wants_om = accept.is_some_and(|a| {
         a.split(',').any(|element| {
             let media = element.split(';').next().unwrap_or("").trim();
@@ -15,9 +15,9 @@ pub fn format_for(accept: Option<&str>) -> Format {
         })
     });
     if wants_om {
-        Format::OpenMetrics
+        ExpositionFormat::OpenMetrics
     } else {
-        Format::Classic
+        ExpositionFormat::Classic
     }
 }
 
@@ -52,20 +52,23 @@ mod tests {
 
     #[test]
     fn accept_selects_format() {
-        assert_eq!(format_for(Some(PROMETHEUS_ACCEPT)), Format::OpenMetrics);
+        assert_eq!(
+            format_for(Some(PROMETHEUS_ACCEPT)),
+            ExpositionFormat::OpenMetrics
+        );
         assert_eq!(
             format_for(Some(
                 "text/plain;version=0.0.4, APPLICATION/OpenMetrics-Text"
             )),
-            Format::OpenMetrics
+            ExpositionFormat::OpenMetrics
         );
         assert_eq!(
             format_for(Some("text/plain;version=0.0.4")),
-            Format::Classic
+            ExpositionFormat::Classic
         );
-        assert_eq!(format_for(Some("*/*")), Format::Classic);
-        assert_eq!(format_for(Some("")), Format::Classic);
-        assert_eq!(format_for(None), Format::Classic);
+        assert_eq!(format_for(Some("*/*")), ExpositionFormat::Classic);
+        assert_eq!(format_for(Some("")), ExpositionFormat::Classic);
+        assert_eq!(format_for(None), ExpositionFormat::Classic);
     }
 
     #[test]
