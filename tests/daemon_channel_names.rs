@@ -17,11 +17,7 @@ const NAME_BYTES: usize = 64 << 10;
 fn twenty_thousand_names_of_64_kib_keep_the_daemon_and_its_checkpoint_small() {
     let dir = Scratch::new("daemon-channel-names");
     let checkpoint = dir.path("state.ckpt");
-    let mut daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let mut daemon = Daemon::listening(&[
         "--max-channels",
         "10",
         "--channel-ttl",

@@ -56,11 +56,7 @@ fn setup(dir: &Scratch) -> (Vec<String>, Vec<u8>, Daemon) {
     write_csv(&sorted_path, &sorted);
     let expected = replay(&["--window".as_ref(), "60".as_ref(), sorted_path.as_os_str()]);
     let episodes = dir.path("episodes.jsonl");
-    let daemon = Daemon::run(&[
-        "--ingest-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
+    let daemon = Daemon::listening(&[
         "--window",
         "60",
         "--idle-flush",

@@ -428,13 +428,8 @@ pub(super) fn core(enc: &mut Encoder<'_>, s: &Snapshot) {
         Value::Float(m.trust_sum_last)
     });
     scalar(enc, &STAGED, "", Value::Int(s.reorder.staged));
-    scalar(enc, &FLUSHED, "_total", Value::Int(s.reorder.flushed_total));
-    scalar(
-        enc,
-        &DROPPED,
-        "_total",
-        Value::Int(s.reorder.dropped_out_of_window_total),
-    );
+    counter(enc, &FLUSHED, s.reorder.flushed_total);
+    counter(enc, &DROPPED, s.reorder.dropped_out_of_window_total);
 }
 
 /// Writes every family after the six core ones, in the order of
@@ -480,13 +475,13 @@ fn episode_detail(enc: &mut Encoder<'_>, s: &Snapshot) {
         enc.motif_histogram(i, &m.peak);
     }
     if let Some(errors) = s.episode_log_write_errors_total {
-        scalar(enc, &LOG_ERRORS, "_total", Value::Int(errors));
+        counter(enc, &LOG_ERRORS, errors);
     }
 }
 
 /// Records received, and rejected by reason.
 fn ingest_counts(enc: &mut Encoder<'_>, s: &Snapshot) {
-    scalar(enc, &RECEIVED, "_total", Value::Int(s.received_total));
+    counter(enc, &RECEIVED, s.received_total);
     enc.family(&REJECTED);
     for (reason, n) in &s.rejected {
         enc.sample("_total", &[("reason", reason)], Value::Int(*n));
@@ -500,20 +495,14 @@ fn reorder(enc: &mut Encoder<'_>, r: &ReorderStats) {
     scalar(enc, &NEWEST, "", Value::Float(r.newest_event_seconds));
     enc.family(&LATENESS);
     enc.histogram(&[], &r.lateness);
-    scalar(
+    counter(
         enc,
         &RECOVERABLE,
-        "_total",
-        Value::Int(r.dropped_recoverable_with_double_window_total),
+        r.dropped_recoverable_with_double_window_total,
     );
     scalar(enc, &HELD_FUTURE, "", Value::Int(r.held_future));
-    scalar(
-        enc,
-        &RELEASED_AT_CAP,
-        "_total",
-        Value::Int(r.released_at_cap_total),
-    );
-    scalar(enc, &TIME_JUMPS, "_total", Value::Int(r.time_jumps_total));
+    counter(enc, &RELEASED_AT_CAP, r.released_at_cap_total);
+    counter(enc, &TIME_JUMPS, r.time_jumps_total);
 }
 
 /// Ingest-to-flush latency, the producer → engine channel and the TCP
@@ -525,10 +514,10 @@ fn ingest_path(enc: &mut Encoder<'_>, s: &Snapshot) {
         scalar(enc, &DEPTH, "", Value::Int(depth));
     }
     if let Some(refused) = s.ingest_producers_refused_total {
-        scalar(enc, &PRODUCERS_REFUSED, "_total", Value::Int(refused));
+        counter(enc, &PRODUCERS_REFUSED, refused);
     }
     if let Some(closed) = s.ingest_producers_idle_closed_total {
-        scalar(enc, &PRODUCERS_IDLE_CLOSED, "_total", Value::Int(closed));
+        counter(enc, &PRODUCERS_IDLE_CLOSED, closed);
     }
 }
 
@@ -536,13 +525,13 @@ fn ingest_path(enc: &mut Encoder<'_>, s: &Snapshot) {
 fn channels(enc: &mut Encoder<'_>, s: &Snapshot) {
     let c = &s.channels;
     scalar(enc, &TRACKED, "", Value::Int(c.tracked));
-    scalar(enc, &EVICTED, "_total", Value::Int(c.evicted_total));
-    scalar(enc, &REFUSED, "_total", Value::Int(c.refused_total));
+    counter(enc, &EVICTED, c.evicted_total);
+    counter(enc, &REFUSED, c.refused_total);
 }
 
 /// The exporter's own figures: scrapes, connections, textfile writes.
 fn exporter_self(enc: &mut Encoder<'_>, x: &ExporterStats) {
-    scalar(enc, &SCRAPES, "_total", Value::Int(x.scrapes_total));
+    counter(enc, &SCRAPES, x.scrapes_total);
     enc.family(&RENDER);
     enc.histogram(&[], &x.render_duration);
     let open = Value::Int(x.scrape_connections_open);
@@ -563,14 +552,9 @@ fn exporter_self(enc: &mut Encoder<'_>, x: &ExporterStats) {
 
 /// Checkpoint writes, for a daemon with checkpoints configured.
 fn checkpoint(enc: &mut Encoder<'_>, c: &CheckpointStats) {
-    scalar(enc, &CKPT_WRITES, "_total", Value::Int(c.writes_total));
-    scalar(
-        enc,
-        &CKPT_ERRORS,
-        "_total",
-        Value::Int(c.write_errors_total),
-    );
-    scalar(enc, &CKPT_SKIPPED, "_total", Value::Int(c.skipped_total));
+    counter(enc, &CKPT_WRITES, c.writes_total);
+    counter(enc, &CKPT_ERRORS, c.write_errors_total);
+    counter(enc, &CKPT_SKIPPED, c.skipped_total);
     let last = Value::Float(c.last_success_timestamp_seconds);
     scalar(enc, &CKPT_LAST, "", last);
     scalar(enc, &CKPT_SIZE, "", Value::Int(c.size_bytes));
@@ -692,6 +676,12 @@ fn per_motif(
     enc.motif_samples(suffix, s.motifs.iter().map(value));
 }
 
+/// A counter family of one series without labels.
+fn counter(enc: &mut Encoder<'_>, family: &Family, n: u64) {
+    scalar(enc, family, "_total", Value::Int(n));
+}
+
+/// A family of one series without labels.
 fn scalar(enc: &mut Encoder<'_>, family: &Family, suffix: &str, value: Value) {
     enc.family(family);
     enc.sample(suffix, &[], value);
