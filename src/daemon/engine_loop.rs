@@ -70,6 +70,13 @@ pub struct EngineLoop {
     clock: Instant,
 }
 
+/// When the loop last saw a sample, expired idle producers and published.
+struct Timers {
+    last_sample: Instant,
+    last_expiry: Instant,
+    last_publish: Instant,
+}
+
 /// Episode sink of the engine thread: appends to the episode log and keeps
 /// the live page's ring.
 struct LogSink<'a> {
@@ -156,15 +163,17 @@ impl EngineLoop {
             idle_flushes: 0,
             reloads: 0,
         };
-        let mut last_sample = Instant::now();
-        let mut last_expiry = Instant::now();
-        let mut last_publish = Instant::now() - PUBLISH_EVERY;
+        let mut timers = Timers {
+            last_sample: Instant::now(),
+            last_expiry: Instant::now(),
+            last_publish: Instant::now() - PUBLISH_EVERY,
+        };
         let stopped_by_signal;
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(batch) => {
                     if !batch.samples.is_empty() {
-                        last_sample = Instant::now();
+                        timers.last_sample = Instant::now();
                     }
                     self.apply(batch, generation, &grammar);
                 }
@@ -182,22 +191,7 @@ impl EngineLoop {
                     break;
                 }
             }
-            // Samples held as far ahead of the stream wait for the stream,
-            // not for the clock: an idle flush does not release them.
-            let c = self.pipeline.counters();
-            if c.staged > c.held_future && last_sample.elapsed() >= self.idle_flush {
-                let staged = self.pipeline.counters().staged;
-                self.with_sink(&grammar, |p, sink| p.flush_staged(sink));
-                outcome.idle_flushes += 1;
-                log::debug!("idle flush: released {staged} staged samples");
-            }
-            if last_expiry.elapsed() >= TICK {
-                // A connected producer silent for as long as an idle flush
-                // waits stops holding the others back.
-                let (now, idle) = (self.clock.elapsed(), self.idle_flush);
-                self.with_sink(&grammar, |p, sink| p.expire_idle_producers(now, idle, sink));
-                last_expiry = Instant::now();
-            }
+            self.release_idle(&grammar, &mut timers, &mut outcome);
             if control.reload.swap(false, Ordering::AcqRel) {
                 if let Some(next) = self.reload(control, &grammar) {
                     self.past_grammars.push((generation, Arc::clone(&grammar)));
@@ -206,21 +200,15 @@ impl EngineLoop {
                     outcome.reloads += 1;
                 }
             }
-            if last_publish.elapsed() >= PUBLISH_EVERY {
+            if timers.last_publish.elapsed() >= PUBLISH_EVERY {
                 self.publish(&grammar, rx.len());
                 self.publish_live();
                 if let Some(log) = &mut self.log {
                     log.sync_if_due();
                 }
-                last_publish = Instant::now();
+                timers.last_publish = Instant::now();
             }
-            let asked = control.checkpoint_now.swap(false, Ordering::AcqRel);
-            if asked && self.checkpointer.is_none() {
-                log::warn!("SIGUSR1: no checkpoint file is configured, nothing written");
-            }
-            if asked || self.checkpointer.as_ref().is_some_and(Checkpointer::due) {
-                self.checkpoint(asked);
-            }
+            self.checkpoint_if_due(control);
             if control.stop.load(Ordering::Acquire) {
                 log::info!("stop signal received: draining");
                 stopped_by_signal = true;
@@ -229,6 +217,37 @@ impl EngineLoop {
         }
         self.drain(rx, generation, &grammar, stopped_by_signal);
         outcome
+    }
+
+    /// After `idle_flush` without a sample, releases everything staged; every
+    /// tick, stops waiting for producers silent that long.
+    fn release_idle(&mut self, grammar: &Grammar, timers: &mut Timers, outcome: &mut Outcome) {
+        // Samples held as far ahead of the stream wait for the stream, not
+        // for the clock: an idle flush does not release them.
+        let c = self.pipeline.counters();
+        if c.staged > c.held_future && timers.last_sample.elapsed() >= self.idle_flush {
+            self.with_sink(grammar, |p, sink| p.flush_staged(sink));
+            outcome.idle_flushes += 1;
+            log::debug!("idle flush: released {} staged samples", c.staged);
+        }
+        if timers.last_expiry.elapsed() >= TICK {
+            // A connected producer silent for as long as an idle flush waits
+            // stops holding the others back.
+            let (now, idle) = (self.clock.elapsed(), self.idle_flush);
+            self.with_sink(grammar, |p, sink| p.expire_idle_producers(now, idle, sink));
+            timers.last_expiry = Instant::now();
+        }
+    }
+
+    /// Writes a checkpoint when SIGUSR1 asked for one or the interval is up.
+    fn checkpoint_if_due(&mut self, control: &Control) {
+        let asked = control.checkpoint_now.swap(false, Ordering::AcqRel);
+        if asked && self.checkpointer.is_none() {
+            log::warn!("SIGUSR1: no checkpoint file is configured, nothing written");
+        }
+        if asked || self.checkpointer.as_ref().is_some_and(Checkpointer::due) {
+            self.checkpoint(asked);
+        }
     }
 
     /// The episode log's length after an fsync: what a checkpoint records.
