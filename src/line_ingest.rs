@@ -244,21 +244,21 @@ impl LineIngest {
             }
             Line::Text(text) => text,
         };
-        if text.iter().all(u8::is_ascii_whitespace) {
-            return Ok(());
-        }
-        if std::mem::take(&mut self.source.at_start) && self.must_start_with_header() {
-            if is_csv_header(text) {
+        if self.source.at_start {
+            if is_blank(text) {
                 return Ok(());
             }
-            return Err(Stopped::Refused(Failure::new(format!(
-                "{}:{line_no}: a CSV input must start with the header `{CSV_HEADER}` \
-                 (use --input-format jsonl for JSON lines)",
-                self.source.name
-            ))));
-        }
-        if is_csv_header(text) {
-            return Ok(());
+            self.source.at_start = false;
+            if self.must_start_with_header() {
+                if is_csv_header(text) {
+                    return Ok(());
+                }
+                return Err(Stopped::Refused(Failure::new(format!(
+                    "{}:{line_no}: a CSV input must start with the header `{CSV_HEADER}` \
+                     (use --input-format jsonl for JSON lines)",
+                    self.source.name
+                ))));
+            }
         }
         let parsed = match self.source.format {
             LineFormat::Auto => self.parser.auto(text),
@@ -270,6 +270,9 @@ impl LineIngest {
                 self.reject(line_no, RejectReason::FutureTime, text)
             }
             Ok(sample) => self.push(sample),
+            // Neither a blank line nor the header parses as a record, so
+            // they are told apart only here, off the path of every record.
+            Err(_) if is_blank(text) || is_csv_header(text) => Ok(()),
             Err(reason) => self.reject(line_no, reason, text),
         }
     }
@@ -300,6 +303,10 @@ impl LineIngest {
         self.notes.note(&self.source.name, line_no, reason, text);
         Ok(())
     }
+}
+
+fn is_blank(text: &[u8]) -> bool {
+    text.iter().all(u8::is_ascii_whitespace)
 }
 
 /// Reports rejected lines as [`RejectReport`] says.

@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use motifd_engine::{ChannelNames, EngineLimits, Episode, MotifEngine, RecordParser};
+use motifd_engine::{ChannelNames, EngineLimits, Episode, MotifEngine, RecordFormat, RecordParser};
 use motifd_engine::{Pipeline, PipelineConfig, ReorderBuffer, Sample};
 use motifd_exporter::{render, render_to_vec, ExporterStats, Families, RenderOptions, Snapshot};
 
@@ -32,8 +32,8 @@ use motifd_exporter::{render, render_to_vec, ExporterStats, Families, RenderOpti
 const STREAM: usize = 200_000;
 /// Channels of the reorder, engine and CSV streams.
 const CHANNELS: u32 = 1_000;
-/// CSV lines per parser run.
-const CSV_LINES: usize = 100_000;
+/// Lines per parser run.
+const PARSE_LINES: usize = 100_000;
 
 /// Name, unit and runner of each benchmark. The runner returns the units of
 /// work it measured (samples, lines or series) and a checksum of the result.
@@ -45,6 +45,7 @@ const BENCHMARKS: &[(&str, &str, Runner)] = &[
     ("pipeline_jitter_5s_1000ch", "sample", pipeline_jitter),
     ("pipeline_4_producers_1000ch", "sample", pipeline_producers),
     ("csv_parse_1000ch", "line", csv_parse),
+    ("json_parse_1000ch", "line", json_parse),
     ("render_seed_openmetrics", "series", render_seed),
     ("render_10k_full_openmetrics", "series", render_10k_full),
     ("render_10k_full_classic", "series", render_10k_full_classic),
@@ -230,11 +231,15 @@ fn pipeline_producers() -> (usize, f64) {
 // ---- CSV record parser ----------------------------------------------------
 
 #[inline(never)]
-fn measured_csv_parse(parser: &mut RecordParser, lines: &[String]) -> (usize, f64) {
+fn measured_parse(
+    parser: &mut RecordParser,
+    format: RecordFormat,
+    lines: &[String],
+) -> (usize, f64) {
     let mut ok = 0usize;
     let mut acc = 0.0;
     for line in lines {
-        if let Ok(s) = parser.csv(line.as_bytes()) {
+        if let Ok(s) = parser.parse(format, line.as_bytes()) {
             ok += 1;
             acc += s.value;
         }
@@ -243,20 +248,36 @@ fn measured_csv_parse(parser: &mut RecordParser, lines: &[String]) -> (usize, f6
 }
 
 fn csv_parse() -> (usize, f64) {
+    parse_lines(RecordFormat::Csv)
+}
+
+fn json_parse() -> (usize, f64) {
+    parse_lines(RecordFormat::Jsonl)
+}
+
+/// [`PARSE_LINES`] records of the in-order stream written in `format`
+/// (numbers as `ryu` writes them: up to 17 significant digits), parsed by a
+/// producer whose name cache already holds every channel.
+fn parse_lines(format: RecordFormat) -> (usize, f64) {
     let grammar = common::grammar();
     let classes = grammar.classes().to_vec();
     let mut t = ryu::Buffer::new();
     let mut v = ryu::Buffer::new();
-    let lines: Vec<String> = common::in_order(CSV_LINES, CHANNELS)
+    let lines: Vec<String> = common::in_order(PARSE_LINES, CHANNELS)
         .iter()
         .map(|s| {
-            format!(
-                "{},{},q{},{}",
+            let (t, class, v) = (
                 t.format(s.t),
-                classes[usize::from(s.class)],
-                s.channel,
-                v.format(s.value)
-            )
+                &classes[usize::from(s.class)],
+                v.format(s.value),
+            );
+            match format {
+                RecordFormat::Csv => format!("{t},{class},q{},{v}", s.channel),
+                RecordFormat::Jsonl => format!(
+                    r#"{{"t":{t},"class":"{class}","channel":"q{}","value":{v}}}"#,
+                    s.channel
+                ),
+            }
         })
         .collect();
     let names = ChannelNames::default();
@@ -267,7 +288,7 @@ fn csv_parse() -> (usize, f64) {
         let warm = format!("{},{},q{c},0", common::T0, classes[0]);
         parser.csv(warm.as_bytes()).expect("warm-up line parses");
     }
-    let (ok, acc) = measured_csv_parse(&mut parser, black_box(&lines));
+    let (ok, acc) = measured_parse(&mut parser, format, black_box(&lines));
     assert_eq!(ok, lines.len(), "every generated line parses");
     (lines.len(), acc)
 }

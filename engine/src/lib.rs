@@ -15,10 +15,12 @@
 
 pub mod channels;
 pub mod checkpoint;
+mod decimal;
 pub mod dsfb;
 pub mod dwell;
 pub mod episode;
 pub mod episode_stats;
+mod flat_json;
 pub mod future;
 pub mod grammar;
 pub mod ingest;

@@ -5,6 +5,7 @@
 //! names through a producer-private [`LocalInterner`], so the samples leaving
 //! here carry only small ids.
 
+use crate::flat_json;
 use crate::grammar::Grammar;
 use crate::intern::{ChannelNames, LocalInterner, NamesPin};
 use crate::reject::RejectReason;
@@ -147,7 +148,16 @@ impl RecordParser {
 
     /// Parses one JSON object. Extra keys are ignored; `channel` may be absent,
     /// `null` or empty.
+    #[inline]
     pub fn json(&mut self, line: &[u8]) -> Result<Sample, RejectReason> {
+        match flat_json::read(line) {
+            Some(r) => self.finish(r.t, r.class, r.channel, r.value),
+            None => self.json_general(line),
+        }
+    }
+
+    /// [`Self::json`] for any object, through the general JSON parser.
+    pub(crate) fn json_general(&mut self, line: &[u8]) -> Result<Sample, RejectReason> {
         let rec: JsonRecord<'_> = serde_json::from_slice(line).map_err(|e| {
             if e.to_string().starts_with("number out of range") {
                 RejectReason::NonFinite
@@ -168,12 +178,8 @@ impl RecordParser {
         if class.is_empty() {
             return Err(RejectReason::MissingField);
         }
-        self.finish(
-            t,
-            class.as_bytes(),
-            rec.channel.as_deref().unwrap_or(""),
-            value,
-        )
+        let channel = rec.channel.as_deref().unwrap_or("");
+        self.finish(t, class.as_bytes(), channel.as_bytes(), value)
     }
 
     #[inline]
@@ -190,6 +196,17 @@ impl RecordParser {
         }
         let t = parse_f64(t)?;
         let value = parse_f64(value)?;
+        self.finish(t, class, channel, value)
+    }
+
+    #[inline]
+    fn finish(
+        &mut self,
+        t: f64,
+        class: &[u8],
+        channel: &[u8],
+        value: f64,
+    ) -> Result<Sample, RejectReason> {
         if !t.is_finite() || !value.is_finite() {
             return Err(RejectReason::NonFinite);
         }
@@ -198,22 +215,6 @@ impl RecordParser {
             .names
             .intern_bytes(channel)
             .ok_or(RejectReason::InvalidUtf8)?;
-        Ok(Sample::new(t, class, channel, value))
-    }
-
-    #[inline]
-    fn finish(
-        &mut self,
-        t: f64,
-        class: &[u8],
-        channel: &str,
-        value: f64,
-    ) -> Result<Sample, RejectReason> {
-        if !t.is_finite() || !value.is_finite() {
-            return Err(RejectReason::NonFinite);
-        }
-        let class = self.class(class)?;
-        let channel = self.names.intern(channel);
         Ok(Sample::new(t, class, channel, value))
     }
 
@@ -235,12 +236,11 @@ fn too_few_or_many(n: usize) -> RejectReason {
     }
 }
 
-/// Parses a decimal float straight from bytes (correctly rounded, like
-/// `str::parse`, without a UTF-8 pass first). `inf` / `nan` parse, and are then
-/// rejected as non-finite by the caller.
+/// A field's number ([`crate::decimal::parse_f64`]). `inf` / `nan` parse,
+/// and are then rejected as non-finite by the caller.
 #[inline]
 fn parse_f64(field: &[u8]) -> Result<f64, RejectReason> {
-    fast_float2::parse::<f64, _>(field).map_err(|_| RejectReason::Malformed)
+    crate::decimal::parse_f64(field).ok_or(RejectReason::Malformed)
 }
 
 #[inline]

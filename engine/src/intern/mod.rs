@@ -29,8 +29,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+mod cache;
 mod collect;
 
+use cache::NameCache;
 pub use collect::NamesPin;
 use collect::{bit, set_bit, Collector, SLACK_NAMES};
 
@@ -279,7 +281,7 @@ impl ChannelNames {
         let (epoch, pin) = self.current();
         LocalInterner {
             shared: self.clone(),
-            cache: FxHashMap::default(),
+            cache: NameCache::default(),
             epoch,
             pin,
         }
@@ -317,7 +319,7 @@ impl ChannelNames {
 pub struct LocalInterner {
     shared: ChannelNames,
     /// Searched by bytes, so a known name is found without a UTF-8 check.
-    cache: FxHashMap<Name, ChannelId>,
+    cache: NameCache,
     /// The table's epoch this cache was filled in.
     epoch: u64,
     /// Pins that epoch while the cache holds its ids.
@@ -332,7 +334,7 @@ impl LocalInterner {
         if bytes.is_empty() {
             return Some(ANONYMOUS);
         }
-        if let Some(&id) = self.cache.get(bytes) {
+        if let Some(id) = self.cache.get(bytes) {
             return Some(id);
         }
         let name = std::str::from_utf8(bytes).ok()?;
@@ -347,7 +349,7 @@ impl LocalInterner {
         if name.is_empty() {
             return ANONYMOUS;
         }
-        if let Some(&id) = self.cache.get(name.as_bytes()) {
+        if let Some(id) = self.cache.get(name.as_bytes()) {
             return id;
         }
         let (id, shared) = self.shared.lock().intern_shared(name);
@@ -373,7 +375,7 @@ impl LocalInterner {
     pub fn refresh(&mut self) {
         let (epoch, pin) = self.shared.current();
         if self.cache.capacity() > 4 * SLACK_NAMES {
-            self.cache = FxHashMap::default();
+            self.cache = NameCache::default();
         } else {
             self.cache.clear();
         }
