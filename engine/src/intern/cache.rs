@@ -3,30 +3,34 @@
 //! Every parsed record looks its channel name up here, so the lookup is on
 //! the hot path (docs/performance.md, "Where a replay's CPU goes"). A name of
 //! up to 16 bytes is told apart by two machine words read straight from its
-//! bytes plus its length, so a lookup hashes three integers and compares
-//! them, without following the name's pointer or calling `memcmp`. A longer
-//! name compares its words first and the rest of its bytes only when they
-//! match.
+//! bytes plus its length, so its lookup hashes three integers and compares
+//! them, without following a pointer or calling `memcmp`, and its entry is
+//! 24 bytes. Longer names are kept by their bytes in an ordinary map.
 
 use super::Name;
 use crate::sample::ChannelId;
 use hashbrown::HashTable;
+use rustc_hash::FxHashMap;
 
-/// A name's length and two words that, for names of at most 16 bytes,
-/// determine every byte (see [`Key::of`]).
+/// The longest name kept by its words alone.
+const SHORT: usize = 16;
+
+/// A name of at most [`SHORT`] bytes, exactly: its length and two words
+/// that determine every byte (see [`Key::of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     words: [u64; 2],
-    len: usize,
+    len: u32,
 }
 
 impl Key {
-    /// The words of `bytes`: for 8 or more bytes the first and the last
-    /// eight (overlapping when shorter than 16), for 4 to 7 the first and
-    /// the last four, below that the first, middle and last byte. Together
-    /// with the length these cover every byte of a name of up to 16 bytes.
+    /// The words of `bytes` (at most [`SHORT`] of them): for 8 or more the
+    /// first and the last eight (overlapping below 16), for 4 to 7 the first
+    /// and the last four, below that the first, middle and last byte.
+    /// Together with the length they cover every byte.
     #[inline]
     fn of(bytes: &[u8]) -> Self {
+        debug_assert!(bytes.len() <= SHORT);
         let len = bytes.len();
         let words = if len >= 8 {
             [word8(&bytes[..8]), word8(&bytes[len - 8..])]
@@ -38,13 +42,10 @@ impl Key {
         } else {
             [0, 0]
         };
-        Self { words, len }
-    }
-
-    /// The key alone identifies the name.
-    #[inline]
-    fn is_whole(&self) -> bool {
-        self.len <= 16
+        Self {
+            words,
+            len: len as u32,
+        }
     }
 
     #[inline]
@@ -53,7 +54,7 @@ impl Key {
         // a collision costs a comparison, never a wrong answer.
         const K: u64 = 0xf135_7aea_2e62_a9c5;
         let h = (self.words[0].wrapping_mul(K) ^ self.words[1]).wrapping_mul(K);
-        (h ^ self.len as u64).wrapping_mul(K).rotate_left(26)
+        (h ^ u64::from(self.len)).wrapping_mul(K).rotate_left(26)
     }
 }
 
@@ -71,45 +72,69 @@ fn word4(bytes: &[u8]) -> u64 {
     u64::from(u32::from_le_bytes(w))
 }
 
+/// A [`Key`]'s fields and the id side by side: 24 bytes.
 #[derive(Debug)]
-struct Entry {
-    key: Key,
+struct ShortEntry {
+    words: [u64; 2],
+    len: u32,
     id: ChannelId,
-    /// Shared with the table; read only to compare names over 16 bytes.
-    name: Name,
+}
+
+impl ShortEntry {
+    #[inline]
+    fn key(&self) -> Key {
+        Key {
+            words: self.words,
+            len: self.len,
+        }
+    }
 }
 
 /// Name → id for the names one producer has seen.
 #[derive(Debug, Default)]
 pub(super) struct NameCache {
-    table: HashTable<Entry>,
+    short: HashTable<ShortEntry>,
+    long: FxHashMap<Name, ChannelId>,
 }
 
 impl NameCache {
     /// The id cached for `bytes`.
     #[inline]
     pub(super) fn get(&self, bytes: &[u8]) -> Option<ChannelId> {
+        if bytes.len() > SHORT {
+            return self.long.get(bytes).copied();
+        }
         let key = Key::of(bytes);
-        self.table
-            .find(key.hash(), |e| {
-                e.key == key && (key.is_whole() || e.name.0.as_bytes() == bytes)
-            })
+        self.short
+            .find(key.hash(), |e| e.key() == key)
             .map(|e| e.id)
     }
 
     /// Caches `id` for `name` (not cached yet).
     pub(super) fn insert(&mut self, name: Name, id: ChannelId) {
-        let key = Key::of(name.0.as_bytes());
-        self.table
-            .insert_unique(key.hash(), Entry { key, id, name }, |e| e.key.hash());
+        let bytes = name.0.as_bytes();
+        if bytes.len() > SHORT {
+            self.long.insert(name, id);
+            return;
+        }
+        let key = Key::of(bytes);
+        let entry = ShortEntry {
+            words: key.words,
+            len: key.len,
+            id,
+        };
+        self.short
+            .insert_unique(key.hash(), entry, |e| e.key().hash());
     }
 
+    /// Names the cache has room for without growing.
     pub(super) fn capacity(&self) -> usize {
-        self.table.capacity()
+        self.short.capacity() + self.long.capacity()
     }
 
     pub(super) fn clear(&mut self) {
-        self.table.clear();
+        self.short.clear();
+        self.long.clear();
     }
 }
 
@@ -117,6 +142,11 @@ impl NameCache {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn a_short_entry_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<ShortEntry>(), 24);
+    }
 
     #[test]
     fn keys_of_short_names_differ_when_the_names_do() {
@@ -153,20 +183,23 @@ mod tests {
     }
 
     #[test]
-    fn long_names_are_compared_in_full() {
+    fn names_around_the_short_limit_are_told_apart() {
         let mut cache = NameCache::default();
-        // Same length, same first and last eight bytes, different middle.
-        let a = "prefix00-middle-A-suffix00";
-        let b = "prefix00-middle-B-suffix00";
-        assert_eq!(Key::of(a.as_bytes()), Key::of(b.as_bytes()));
-        cache.insert(Name(Arc::from(a)), 1);
-        assert_eq!(cache.get(a.as_bytes()), Some(1));
-        assert_eq!(cache.get(b.as_bytes()), None);
-        cache.insert(Name(Arc::from(b)), 2);
-        assert_eq!(
-            (cache.get(a.as_bytes()), cache.get(b.as_bytes())),
-            (Some(1), Some(2))
-        );
+        // Same first and last eight bytes, different middles, at and above
+        // the limit.
+        let names = [
+            "prefix00-A-suffix00",
+            "prefix00-B-suffix00",
+            "prefix0AB-suffix",
+            "prefix0BA-suffix",
+        ];
+        for (id, name) in names.iter().enumerate() {
+            assert_eq!(cache.get(name.as_bytes()), None);
+            cache.insert(Name(Arc::from(*name)), id as ChannelId);
+        }
+        for (id, name) in names.iter().enumerate() {
+            assert_eq!(cache.get(name.as_bytes()), Some(id as ChannelId));
+        }
     }
 
     #[test]
