@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process benchmarks (not run by CI): motifd replay of a 10M-sample CSV
-# next to dsfb-database parsing and running the same file, and the daemon fed
-# over TCP by 4 producers. Results go to docs/performance.md by hand.
+# next to dsfb-database parsing and running the same file, the same records as
+# JSON lines and with 17-digit values, and the daemon fed over TCP by 4
+# producers. Results go to docs/performance.md by hand.
 #
 #   bash benches/whole-process.sh [SAMPLES] [CHANNELS]
 #
@@ -27,6 +28,14 @@ nproc; grep -m1 'model name' /proc/cpuinfo || true; uptime
 echo "== replay, whole process"
 hyperfine --warmup 1 --runs 5 "$bin replay -q $csv > /dev/null"
 /usr/bin/time -f 'motifd replay: %e s wall, %U s user, %M KB peak RSS' "$bin" replay -q "$csv" > /dev/null
+
+echo "== replay of the same records as JSON lines, and both formats with 17-digit values"
+target/release/examples/bench_csv "$work/bench.jsonl" "$samples" "$channels" jsonl
+target/release/examples/bench_csv "$work/full.csv" "$samples" "$channels" csv full
+target/release/examples/bench_csv "$work/full.jsonl" "$samples" "$channels" jsonl full
+hyperfine --warmup 1 --runs 5 "$bin replay -q $work/bench.jsonl > /dev/null" \
+  "$bin replay -q $work/full.csv > /dev/null" "$bin replay -q $work/full.jsonl > /dev/null"
+rm -f "$work/bench.jsonl" "$work/full.csv" "$work/full.jsonl"
 
 echo "== reference (dsfb-database 0.1.1) parsing and running the same file"
 /usr/bin/time -f 'reference: %e s wall, %U s user, %M KB peak RSS' target/release/examples/reference_replay "$csv"
