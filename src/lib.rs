@@ -11,6 +11,8 @@ pub mod episode_id;
 pub mod error;
 pub mod generate;
 pub mod grammar;
+#[cfg(feature = "kafka")]
+pub mod kafka_metadata;
 pub mod line_ingest;
 pub mod lines;
 pub mod log_throttle;

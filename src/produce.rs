@@ -43,7 +43,7 @@ pub fn run(args: &ProduceArgs) -> Result<ExitCode, Failure> {
     }
     let grammar = Arc::new(grammar::load(args.grammar.as_deref())?);
     let producer = producer(args)?;
-    let partitions = partitions_of(&producer, &args.kafka_topic)?;
+    let partitions = partitions_of(&producer, args)?;
     let started = Instant::now();
     let mut batcher = Batcher {
         topic: &args.kafka_topic,
@@ -113,23 +113,14 @@ fn producer(args: &ProduceArgs) -> Result<ThreadedProducer<Acks>, Failure> {
         .context("kafka: producer")
 }
 
-fn partitions_of(producer: &ThreadedProducer<Acks>, topic: &str) -> Result<u32, Failure> {
-    let metadata = producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_secs(15))
-        .context(format!("kafka: metadata of topic {topic}"))?;
-    let n = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map_or(0, |t| t.partitions().len());
-    if n == 0 {
-        return Err(Failure::new(format!(
-            "kafka: topic {topic} does not exist (create it first)"
-        )));
-    }
+fn partitions_of(producer: &ThreadedProducer<Acks>, args: &ProduceArgs) -> Result<u32, Failure> {
+    let (topic, brokers) = (&args.kafka_topic, &args.kafka_brokers);
+    let n = crate::kafka_metadata::partitions_of(producer.client(), topic, METADATA, brokers)?;
     u32::try_from(n).context("kafka: partition count")
 }
+
+/// How long the brokers have to say how many partitions the topic has.
+const METADATA: Duration = Duration::from_secs(15);
 
 /// Counts messages the broker did not acknowledge.
 #[derive(Default)]

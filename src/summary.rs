@@ -23,6 +23,23 @@ pub struct Summary<'a> {
     pub elapsed: Duration,
 }
 
+/// `0`, or the total and the counts that are not zero by name:
+/// `7 (malformed 5, non_finite 2)`.
+pub fn breakdown<N: fmt::Display>(counts: impl IntoIterator<Item = (N, u64)>) -> String {
+    let (mut total, mut parts) = (0u64, Vec::new());
+    for (name, n) in counts {
+        if n > 0 {
+            total += n;
+            parts.push(format!("{name} {n}"));
+        }
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        format!("{total} ({})", parts.join(", "))
+    }
+}
+
 impl fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counters;
@@ -41,22 +58,7 @@ impl fmt::Display for Summary<'_> {
             secs,
             rate / 1e6
         )?;
-        let reasons: Vec<String> = c
-            .rejected
-            .iter()
-            .filter(|&(_, n)| n > 0)
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
-        if reasons.is_empty() {
-            writeln!(f, "  rejected: 0")?;
-        } else {
-            writeln!(
-                f,
-                "  rejected: {} ({})",
-                c.rejected.total(),
-                reasons.join(", ")
-            )?;
-        }
+        writeln!(f, "  rejected: {}", breakdown(c.rejected.iter()))?;
         writeln!(
             f,
             "  reorder:  flushed {}, dropped out of window {}, staged {} (window {} s)",

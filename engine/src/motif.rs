@@ -383,14 +383,12 @@ impl MotifEngine {
 impl MotifEngine {
     pub(crate) fn encode(&self, w: &mut Writer) {
         let c = self.counters;
-        for v in [
+        w.u64s([
             c.processed,
             c.channels_tracked,
             c.channels_evicted,
             c.refused_channel_cap,
-        ] {
-            w.u64(v);
-        }
+        ]);
         w.len(self.motifs.len());
         for m in &self.motifs {
             m.stats.encode(w);

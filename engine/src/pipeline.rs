@@ -393,9 +393,7 @@ impl Pipeline {
     pub(crate) fn encode(&self, w: &mut Writer) {
         w.u64(self.received);
         w.len(RejectReason::COUNT);
-        for (_, n) in self.rejected.iter() {
-            w.u64(n);
-        }
+        w.u64s(self.rejected.iter().map(|(_, n)| n));
         self.reorder.encode(w);
         self.guard.encode(w);
         self.engine.encode(w);

@@ -295,14 +295,12 @@ impl ReorderBuffer {
         w.f64(self.newest);
         w.f64(self.frontier);
         let c = &self.counters;
-        for v in [
+        w.u64s([
             c.flushed,
             c.dropped_out_of_window,
             c.dropped_within_double_window,
             c.released_at_cap,
-        ] {
-            w.u64(v);
-        }
+        ]);
         w.histogram(&c.lateness);
         let staged = self.heap.in_order();
         w.len(staged.len());

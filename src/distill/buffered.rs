@@ -4,6 +4,7 @@
 //! hand them out through the same stable sort, so ties keep the same order.
 
 use super::names::Names;
+use super::time_order::sort_by_time;
 use super::{Out, ResidualClass, Stop};
 
 /// One residual waiting for the end of the trace.
@@ -41,8 +42,7 @@ impl Held {
 
     /// Sorts by time (stable, ties in emission order) and hands everything out.
     pub(crate) fn flush(&mut self, out: &mut Out<'_>) -> Result<(), Stop> {
-        self.samples
-            .sort_by(|a, b| a.t.partial_cmp(&b.t).unwrap_or(std::cmp::Ordering::Equal));
+        sort_by_time(&mut self.samples, |s| s.t);
         for s in self.samples.drain(..) {
             out.emit(s.t, s.class, self.channels.name(s.channel), s.value)?;
         }

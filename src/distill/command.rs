@@ -6,6 +6,7 @@ use super::{
     Stats, Stop, TraceFormat,
 };
 use crate::error::Failure;
+use crate::summary::breakdown;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -239,35 +240,14 @@ fn summary(format: TraceFormat, files: usize, stats: &Stats, elapsed: Duration) 
         if secs > 0.0 { stats.rows as f64 / secs / 1e6 } else { 0.0 },
         stats.total_residuals(),
     );
-    let reasons: Vec<String> = stats
-        .rejected
+    let per_class = ResidualClass::ALL
         .iter()
-        .filter(|&(_, n)| n > 0)
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
-    if reasons.is_empty() {
-        s.push_str("  rejected:  0\n");
-    } else {
-        s.push_str(&format!(
-            "  rejected:  {} ({})\n",
-            stats.rejected.total(),
-            reasons.join(", ")
-        ));
-    }
-    let per: Vec<String> = ResidualClass::ALL
-        .iter()
-        .zip(stats.residuals)
-        .filter(|&(_, n)| n > 0)
-        .map(|(c, n)| format!("{} {n}", c.name()))
-        .collect();
-    if per.is_empty() {
-        s.push_str("  residuals: 0\n");
-    } else {
-        s.push_str(&format!(
-            "  residuals: {} ({})\n",
-            stats.total_residuals(),
-            per.join(", ")
-        ));
-    }
+        .map(|c| c.name())
+        .zip(stats.residuals);
+    s.push_str(&format!(
+        "  rejected:  {}\n  residuals: {}\n",
+        breakdown(stats.rejected.iter()),
+        breakdown(per_class)
+    ));
     s
 }

@@ -9,9 +9,9 @@ use super::buffered::Held;
 use super::csv_rows::{CsvRecords, Item, Record};
 use super::formulas::{frozen_baseline, latency_residual};
 use super::names::Names;
+use super::time_order::sort_by_time;
 use super::{Adapter, DistillError, Out, ResidualClass};
 use motifd_engine::RejectReason;
-use std::cmp::Ordering;
 use std::io::Read;
 
 const BASELINE_ROWS: usize = 3;
@@ -141,7 +141,7 @@ impl Adapter for Generic {
         self.points.sort_by_key(|p| rank[p.channel as usize]);
         let mut held = Held::default();
         for group in self.points.chunk_by_mut(|a, b| a.channel == b.channel) {
-            group.sort_by(|a, b| a.t.partial_cmp(&b.t).unwrap_or(Ordering::Equal));
+            sort_by_time(group, |p| p.t);
             let channel = held.channels.id(self.channels.name(group[0].channel));
             if self.options.pre_residualized {
                 for p in group.iter() {

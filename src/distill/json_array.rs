@@ -258,40 +258,36 @@ fn newlines(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    fn split(text: &str, max: usize) -> Vec<String> {
+    fn describe(e: Event<'_>) -> String {
+        match e {
+            Event::Element { line, text } => {
+                format!("{line}:{}", String::from_utf8_lossy(text).trim())
+            }
+            Event::TooLong { line } => format!("{line}:too long"),
+            Event::Broken { line, what } => format!("{line}!{what}"),
+            Event::NotAnArray { what } => format!("!{what}"),
+        }
+    }
+
+    /// The events of `text` fed in `chunk`-byte pieces.
+    fn events(text: &str, max: usize, chunk: usize) -> Vec<String> {
         let mut got = Vec::new();
         let mut s = Elements::new(max);
         let mut f = |e: Event<'_>| -> Result<(), ()> {
-            got.push(match e {
-                Event::Element { line, text } => {
-                    format!("{line}:{}", String::from_utf8_lossy(text).trim())
-                }
-                Event::TooLong { line } => format!("{line}:too long"),
-                Event::Broken { line, what } => format!("{line}!{what}"),
-                Event::NotAnArray { what } => format!("!{what}"),
-            });
+            got.push(describe(e));
             Ok(())
         };
-        // One byte at a time, then all at once: chunk boundaries must not matter.
-        for b in text.as_bytes() {
-            s.feed(std::slice::from_ref(b), &mut f).unwrap();
+        for piece in text.as_bytes().chunks(chunk.max(1)) {
+            s.feed(piece, &mut f).unwrap();
         }
         s.finish(&mut f).unwrap();
-        let one_by_one = std::mem::take(&mut got);
-        let mut s = Elements::new(max);
-        let mut f = |e: Event<'_>| -> Result<(), ()> {
-            got.push(match e {
-                Event::Element { line, text } => {
-                    format!("{line}:{}", String::from_utf8_lossy(text).trim())
-                }
-                Event::TooLong { line } => format!("{line}:too long"),
-                Event::Broken { line, what } => format!("{line}!{what}"),
-                Event::NotAnArray { what } => format!("!{what}"),
-            });
-            Ok(())
-        };
-        s.feed(text.as_bytes(), &mut f).unwrap();
-        s.finish(&mut f).unwrap();
+        got
+    }
+
+    fn split(text: &str, max: usize) -> Vec<String> {
+        // One byte at a time, then all at once: chunk boundaries must not matter.
+        let one_by_one = events(text, max, 1);
+        let got = events(text, max, text.len());
         assert_eq!(one_by_one, got, "{text:?}");
         got
     }

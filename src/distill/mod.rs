@@ -27,6 +27,7 @@ mod snowset;
 mod sqlshare;
 mod sqlshare_text;
 mod tabular;
+mod time_order;
 mod tpcds;
 
 use motifd_engine::{RejectCounts, RejectReason};

@@ -10,11 +10,11 @@ use super::formulas::{frozen_baseline, latency_residual};
 use super::json_array::{Elements, Event};
 use super::names::Names;
 use super::tabular::Reject;
+use super::time_order::sort_by_time;
 use super::{Adapter, DistillError, Out, ResidualClass};
 use motifd_engine::RejectReason;
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::io::{self, Read};
 
 /// Spans per statement hash that make its baseline.
@@ -101,7 +101,7 @@ impl Adapter for Otel {
             if group.len() <= BASELINE_SPANS {
                 continue;
             }
-            group.sort_by(|a, b| a.t.partial_cmp(&b.t).unwrap_or(Ordering::Equal));
+            sort_by_time(group, |s| s.t);
             let baseline = frozen_baseline(group.iter().map(|s| s.duration_ms), BASELINE_SPANS);
             let channel = held.channels.id(self.names.name(group[0].hash));
             for s in &group[BASELINE_SPANS..] {

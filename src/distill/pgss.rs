@@ -10,8 +10,8 @@ use super::buffered::Held;
 use super::formulas::{entropy, frozen_baseline, latency_residual};
 use super::names::Names;
 use super::tabular::{Reject, Row, Tabular};
+use super::time_order::cmp_time;
 use super::{DistillError, Out, ResidualClass};
-use std::cmp::Ordering;
 
 /// Intervals per query id that make its baseline.
 const BASELINE_INTERVALS: usize = 3;
@@ -69,7 +69,7 @@ impl Tabular for Pgss {
         }
         // All rows by time, stable: file order among equal times.
         let mut by_time: Vec<u32> = (0..self.rows.len() as u32).collect();
-        by_time.sort_by(|&a, &b| cmp_t(self.rows[a as usize].t, self.rows[b as usize].t));
+        by_time.sort_by(|&a, &b| cmp_time(self.rows[a as usize].t, self.rows[b as usize].t));
         let times = snapshot_times(&self.rows, &by_time);
         let t0 = times[0];
         let rank = self.qids.ranks();
@@ -79,10 +79,6 @@ impl Tabular for Pgss {
         held.flush(out)?;
         Ok(())
     }
-}
-
-fn cmp_t(a: f64, b: f64) -> Ordering {
-    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
 }
 
 /// Distinct snapshot times, ascending; a time within 1e-9 of the last kept

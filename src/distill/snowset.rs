@@ -10,13 +10,13 @@ use super::buffered::Held;
 use super::formulas::{latency_residual, Window};
 use super::names::Names;
 use super::tabular::{Reject, Row, Tabular};
+use super::time_order::sort_by_time;
 use super::tpcds::jsd;
 use super::{DistillError, Out, ResidualClass};
 use chrono::format::{parse, Item, Parsed, StrftimeItems};
 use chrono::DateTime;
 use motifd_engine::RejectReason;
 use rustc_hash::FxHashMap;
-use std::cmp::Ordering;
 
 const BASELINE_RUNS: usize = 64;
 const BUCKET_SECONDS: f64 = 300.0;
@@ -111,11 +111,7 @@ impl Tabular for Snowset {
     }
 
     fn finish(&mut self, out: &mut Out<'_>) -> Result<(), DistillError> {
-        self.rows.sort_by(|a, b| {
-            a.created_us
-                .partial_cmp(&b.created_us)
-                .unwrap_or(Ordering::Equal)
-        });
+        sort_by_time(&mut self.rows, |r| r.created_us);
         let t0 = self.rows.first().map_or(0.0, |r| r.created_us);
         let mut held = Held::default();
         self.plan_and_cache(t0, &mut held);

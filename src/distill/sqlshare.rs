@@ -12,9 +12,9 @@ use super::names::Names;
 use super::skeleton::{prefix, skeleton_into};
 use super::snowset::flush_mixes;
 use super::tabular::{Reject, Row, Tabular};
+use super::time_order::sort_by_time;
 use super::{DistillError, Out, ResidualClass};
 use rustc_hash::FxHashMap;
-use std::cmp::Ordering;
 
 const BASELINE_RUNS: usize = 32;
 const BUCKET_SECONDS: f64 = 86_400.0;
@@ -59,11 +59,7 @@ impl Tabular for Sqlshare {
     }
 
     fn finish(&mut self, out: &mut Out<'_>) -> Result<(), DistillError> {
-        self.rows.sort_by(|a, b| {
-            a.submitted_at
-                .partial_cmp(&b.submitted_at)
-                .unwrap_or(Ordering::Equal)
-        });
+        sort_by_time(&mut self.rows, |r| r.submitted_at);
         let t0 = self.rows.first().map_or(0.0, |r| r.submitted_at);
         let rank = self.names.ranks();
         let mut held = Held::default();

@@ -12,9 +12,9 @@ use super::ceb::row_count;
 use super::formulas::{js_divergence, latency_residual, q_error, Window};
 use super::names::Names;
 use super::tabular::{Reject, Row, Tabular};
+use super::time_order::sort_by_time;
 use super::{DistillError, Out, ResidualClass};
 use rustc_hash::FxHashMap;
-use std::cmp::Ordering;
 
 const BASELINE_RUNS: usize = 16;
 const BUCKET_SECONDS: f64 = 30.0;
@@ -85,8 +85,7 @@ impl Tabular for Tpcds {
     }
 
     fn finish(&mut self, out: &mut Out<'_>) -> Result<(), DistillError> {
-        self.rows
-            .sort_by(|a, b| a.t.partial_cmp(&b.t).unwrap_or(Ordering::Equal));
+        sort_by_time(&mut self.rows, |r| r.t);
         let mut held = Held::default();
         let mut windows: Vec<Window> = vec![Window::default(); self.names.len()];
         let mut histo: FxHashMap<u32, u64> = FxHashMap::default();

@@ -98,6 +98,13 @@ impl Writer {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    /// Each of `values`, in order.
+    pub fn u64s(&mut self, values: impl IntoIterator<Item = u64>) {
+        for v in values {
+            self.u64(v);
+        }
+    }
+
     pub fn f64(&mut self, v: f64) {
         self.u64(v.to_bits());
     }

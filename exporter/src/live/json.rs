@@ -21,28 +21,14 @@ pub fn render(v: &LiveEpisodes) -> String {
         v.open_total, v.closed_total, v.capacity
     ));
     for (i, e) in v.open.iter().enumerate() {
-        out.push_str(if i == 0 {
-            "{\"motif\":"
-        } else {
-            ",{\"motif\":"
-        });
-        string(&mut out, motif(v, e.motif));
-        out.push_str(",\"channel\":");
-        string(&mut out, &e.channel);
+        episode_head(&mut out, i, motif(v, e.motif), &e.channel);
         out.push_str(",\"t_start\":");
         number(&mut out, e.t_start);
         out.push('}');
     }
     out.push_str("],\"closed\":[");
     for (i, e) in v.closed.iter().enumerate() {
-        out.push_str(if i == 0 {
-            "{\"motif\":"
-        } else {
-            ",{\"motif\":"
-        });
-        string(&mut out, motif(v, e.motif));
-        out.push_str(",\"channel\":");
-        string(&mut out, &e.channel);
+        episode_head(&mut out, i, motif(v, e.motif), &e.channel);
         for (key, x) in [("t_start", e.t_start), ("t_end", e.t_end), ("peak", e.peak)] {
             out.push_str(",\"");
             out.push_str(key);
@@ -56,6 +42,18 @@ pub fn render(v: &LiveEpisodes) -> String {
     }
     out.push_str("]}\n");
     out
+}
+
+/// Opens the `i`-th episode object of a list with its motif and channel.
+fn episode_head(out: &mut String, i: usize, motif: &str, channel: &str) {
+    out.push_str(if i == 0 {
+        "{\"motif\":"
+    } else {
+        ",{\"motif\":"
+    });
+    string(out, motif);
+    out.push_str(",\"channel\":");
+    string(out, channel);
 }
 
 fn motif(v: &LiveEpisodes, m: u16) -> &str {

@@ -244,16 +244,24 @@ mod tests {
     use super::*;
     use crate::live::{clip_name, ClosedEpisode, OpenEpisode};
 
+    /// The `i`-th closed episode of a test view.
+    fn closed(i: usize, motif: u16, channel: std::sync::Arc<str>) -> ClosedEpisode {
+        ClosedEpisode {
+            motif,
+            channel,
+            t_start: 1_700_000_000.0 + i as f64,
+            t_end: 1_700_000_000.5 + i as f64,
+            peak: 1.25,
+            samples: 3,
+            closed_by: "dwell",
+        }
+    }
+
     fn view(n: usize) -> LiveEpisodes {
         let closed = (0..n)
-            .map(|i| ClosedEpisode {
-                motif: (i % 2) as u16,
-                channel: clip_name(&format!("<script>alert({i})</script>{}", "x".repeat(500))),
-                t_start: 1_700_000_000.0 + i as f64,
-                t_end: 1_700_000_000.5 + i as f64,
-                peak: 1.25,
-                samples: 3,
-                closed_by: "dwell",
+            .map(|i| {
+                let name = format!("<script>alert({i})</script>{}", "x".repeat(500));
+                closed(i, (i % 2) as u16, clip_name(&name))
             })
             .collect();
         LiveEpisodes {
@@ -293,15 +301,7 @@ mod tests {
         let mut v = view(0);
         v.capacity = crate::live::MAX_CAPACITY;
         v.closed = (0..v.capacity)
-            .map(|i| ClosedEpisode {
-                motif: 0,
-                channel: name.clone(),
-                t_start: 1_700_000_000.0 + i as f64,
-                t_end: 1_700_000_000.5 + i as f64,
-                peak: 1.25,
-                samples: 3,
-                closed_by: "dwell",
-            })
+            .map(|i| closed(i, 0, name.clone()))
             .collect();
         v.open = (0..v.capacity)
             .map(|i| OpenEpisode {

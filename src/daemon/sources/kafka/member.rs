@@ -78,20 +78,8 @@ impl KafkaSource {
 
     /// Partitions of `topic`, which must exist.
     fn partitions_of(&self, reader: &BaseConsumer, topic: &str) -> Result<i32, Failure> {
-        let metadata = reader
-            .fetch_metadata(Some(topic), TIMEOUT)
-            .context(format!("kafka: metadata of topic {topic}"))?;
-        let n = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map_or(0, |t| t.partitions().len());
-        if n == 0 {
-            return Err(Failure::new(format!(
-                "kafka: topic {topic} does not exist on {} (create it first, see docs/kafka.md)",
-                self.clients.brokers
-            )));
-        }
+        let brokers = &self.clients.brokers;
+        let n = crate::kafka_metadata::partitions_of(reader.client(), topic, TIMEOUT, brokers)?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
