@@ -65,16 +65,25 @@ pub struct ProduceArgs {
     /// Input format (as `motifd replay`); default: from the file extension.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<crate::line_ingest::LineFormat>,
-    /// Longest accepted input line, bytes.
+    #[command(flatten)]
+    pub input: InputReport,
+}
+
+/// How rejected input is handled and reported, and whether a summary is
+/// printed: the same for `replay`, `produce` and `distill`.
+#[derive(Debug, clap::Args)]
+pub struct InputReport {
+    /// Longest accepted input line (for `distill`: CSV record, query text or
+    /// JSON element), bytes.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_line: usize,
     /// Print at most this many rejected lines (all are counted and left out).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub show_rejects: u64,
-    /// Exit non-zero at the first rejected line.
+    /// Exit non-zero at the first rejected line (default: report, count, go on).
     #[arg(long)]
     pub strict: bool,
-    /// No summary on stderr.
+    /// No summary on stderr (and, for `replay`, no progress bar).
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -142,9 +151,6 @@ pub struct ReplayArgs {
     /// show the first differing line on any difference.
     #[arg(long, value_name = "GOLDEN")]
     pub check: Option<PathBuf>,
-    /// Exit non-zero at the first rejected line (default: report, count, go on).
-    #[arg(long)]
-    pub strict: bool,
     /// Evict a channel after this many event-time seconds without samples
     /// (default: never).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
@@ -152,12 +158,8 @@ pub struct ReplayArgs {
     /// Most (motif, channel) states tracked at once.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_channels: usize,
-    /// Longest accepted input line, bytes.
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
-    pub max_line: usize,
-    /// Print at most this many rejected lines (all are counted).
-    #[arg(long, default_value_t = 20, value_name = "N")]
-    pub show_rejects: u64,
+    #[command(flatten)]
+    pub input: InputReport,
     /// Pace the replay by event time at this many event seconds per wall-clock
     /// second (default: as fast as possible).
     #[arg(long, value_name = "FACTOR")]
@@ -166,9 +168,6 @@ pub struct ReplayArgs {
     /// `.om`, else the classic text format).
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
-    /// No summary (and no progress bar) on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Split the input into N partitions as `motifd produce` does, one engine
     /// per partition, and print what a consumer group gives (docs/kafka.md).
     #[arg(long, value_name = "N")]

@@ -48,8 +48,8 @@ pub fn run(args: &ReplayArgs, n: u32) -> Result<ExitCode, Failure> {
         // The router has checked each line in its file's format; a valid
         // record reads the same under `auto`, as the Kafka source reads it.
         format: LineFormat::Auto,
-        max_line: args.max_line,
-        report: RejectReport::Print(args.show_rejects),
+        max_line: args.input.max_line,
+        report: RejectReport::Print(args.input.show_rejects),
     };
     let mut parts: Vec<Part> = (0..n)
         .map(|p| Part {
@@ -60,9 +60,9 @@ pub fn run(args: &ReplayArgs, n: u32) -> Result<ExitCode, Failure> {
         .collect();
     let reading = Reading {
         format: args.input_format,
-        max_line: args.max_line,
-        show_rejects: args.show_rejects,
-        strict: args.strict,
+        max_line: args.input.max_line,
+        show_rejects: args.input.show_rejects,
+        strict: args.input.strict,
     };
     let mut router = Router::new(Arc::clone(&grammar), n);
     let routed = route_files(&args.inputs, reading, &mut router, |p, line, _key| {
@@ -76,7 +76,7 @@ pub fn run(args: &ReplayArgs, n: u32) -> Result<ExitCode, Failure> {
         open += part.engine.open_episodes();
         output.append(&mut part.out.lines);
     }
-    if !args.quiet {
+    if !args.input.quiet {
         eprint!("{}", summary(&routed, &parts, open, started));
     }
     finish(args, &output)
@@ -179,7 +179,7 @@ fn finish(args: &ReplayArgs, output: &[u8]) -> Result<ExitCode, Failure> {
         std::fs::read(golden).map_err(|e| Failure::new(format!("{}: {e}", golden.display())))?;
     match crate::replay::first_difference(&expected, output) {
         None => {
-            if !args.quiet {
+            if !args.input.quiet {
                 eprintln!("check: {} matches", golden.display());
             }
             Ok(ExitCode::SUCCESS)

@@ -57,9 +57,9 @@ pub fn run(args: &ProduceArgs) -> Result<ExitCode, Failure> {
     };
     let reading = Reading {
         format: args.input_format,
-        max_line: args.max_line,
-        show_rejects: args.show_rejects,
-        strict: args.strict,
+        max_line: args.input.max_line,
+        show_rejects: args.input.show_rejects,
+        strict: args.input.strict,
     };
     let mut router = Router::new(grammar, partitions);
     let routed = route_files(&args.inputs, reading, &mut router, |p, line, key| {
@@ -72,7 +72,7 @@ pub fn run(args: &ProduceArgs) -> Result<ExitCode, Failure> {
         .flush(FLUSH_TIMEOUT)
         .context("kafka: waiting for the broker's acknowledgements")?;
     let failed = producer.context().failed.load(Ordering::Relaxed);
-    if !args.quiet {
+    if !args.input.quiet {
         let per_partition: Vec<String> = messages
             .iter()
             .enumerate()

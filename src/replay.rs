@@ -81,7 +81,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     if let Some(path) = &args.metrics_out {
         write_metrics(path, &pipeline, &grammar)?;
     }
-    if !args.quiet {
+    if !args.input.quiet {
         let summary = Summary {
             files: produced.files,
             counters: pipeline.counters(),
@@ -127,9 +127,9 @@ fn spawn_producer(
         return spawn_trace_reader(inputs, grammar, names, from, tx, bytes_read);
     }
     let options = Options {
-        max_line: args.max_line,
-        report: RejectReport::Print(args.show_rejects),
-        strict: args.strict,
+        max_line: args.input.max_line,
+        report: RejectReport::Print(args.input.show_rejects),
+        strict: args.input.strict,
         header_first: true,
         speed: args.speed,
         max_ahead_of_clock: None,
@@ -147,7 +147,7 @@ fn check_output(args: &ReplayArgs, output: &[u8]) -> Result<ExitCode, Failure> {
         std::fs::read(golden).map_err(|e| Failure::new(format!("{}: {e}", golden.display())))?;
     match first_difference(&expected, output) {
         None => {
-            if !args.quiet {
+            if !args.input.quiet {
                 let lines = output.iter().filter(|&&b| b == b'\n').count();
                 eprintln!("check: {} matches ({lines} lines)", golden.display());
             }
@@ -191,7 +191,7 @@ fn validate(args: &ReplayArgs) -> Result<(), Failure> {
         rules::positive_seconds(ttl).map_err(flag("channel-ttl"))?;
     }
     rules::at_least_one(args.max_channels).map_err(flag("max-channels"))?;
-    rules::at_least_one(args.max_line).map_err(flag("max-line"))?;
+    rules::at_least_one(args.input.max_line).map_err(flag("max-line"))?;
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         return Err(Failure::new("stdin (-) can be given only once"));
     }
@@ -208,11 +208,11 @@ fn from_options(args: &ReplayArgs) -> Option<crate::distill::feed::FeedOptions> 
     args.from.map(|format| crate::distill::feed::FeedOptions {
         format,
         adapter: crate::distill::Options {
-            max_record: args.max_line,
+            max_record: args.input.max_line,
             generic: args.columns.options(),
         },
-        strict: args.strict,
-        show_rejects: args.show_rejects,
+        strict: args.input.strict,
+        show_rejects: args.input.show_rejects,
         speed: args.speed,
     })
 }
@@ -375,7 +375,7 @@ fn ended_early(result: Result<(), Stopped>) -> Result<(), Failure> {
 /// A byte progress bar on stderr, only when stderr is a terminal and the inputs
 /// are files (their total size is known).
 fn progress_bar(args: &ReplayArgs) -> Option<indicatif::ProgressBar> {
-    if args.quiet || !io::stderr().is_terminal() || args.inputs.iter().any(|i| i == "-") {
+    if args.input.quiet || !io::stderr().is_terminal() || args.inputs.iter().any(|i| i == "-") {
         return None;
     }
     let total: u64 = args

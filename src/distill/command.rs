@@ -57,18 +57,8 @@ pub struct DistillArgs {
     pub output_format: SampleFormat,
     #[command(flatten)]
     pub columns: GenericColumns,
-    /// Longest accepted row (CSV record, query text, JSON element), bytes.
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
-    pub max_line: usize,
-    /// Print at most this many rejected rows (all are counted).
-    #[arg(long, default_value_t = 20, value_name = "N")]
-    pub show_rejects: u64,
-    /// Exit non-zero at the first rejected row.
-    #[arg(long)]
-    pub strict: bool,
-    /// No summary on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub input: crate::cli::InputReport,
 }
 
 /// Opens the inputs (`-` = stdin, at most once) with their display names.
@@ -97,7 +87,7 @@ pub(crate) fn open_inputs(inputs: &[String]) -> Result<super::Inputs, Failure> {
 /// Runs `motifd distill`.
 pub fn run(args: DistillArgs) -> Result<ExitCode, Failure> {
     let options = Options {
-        max_record: args.max_line,
+        max_record: args.input.max_line,
         generic: args.columns.options(),
     };
     let mut distiller = Distiller::new(args.from, &options).map_err(Failure::new)?;
@@ -119,7 +109,7 @@ pub fn run(args: DistillArgs) -> Result<ExitCode, Failure> {
         }
     };
     sink.flush()?;
-    if !args.quiet {
+    if !args.input.quiet {
         eprint!("{}", summary(args.from, files, &stats, started.elapsed()));
     }
     if sink.csv_lossy > 0 {
@@ -158,9 +148,9 @@ impl TextSink {
             format: args.output_format,
             buf,
             stdout: io::stdout(),
-            show_rejects: args.show_rejects,
+            show_rejects: args.input.show_rejects,
             shown: 0,
-            strict: args.strict,
+            strict: args.input.strict,
             strict_failure: None,
             closed: false,
             csv_lossy: 0,

@@ -200,12 +200,12 @@ pub fn options(args: &crate::cli::ReplayArgs) -> Options {
     Options {
         mode: args.residuals,
         residuals_out: args.residuals_out.clone(),
-        show_rejects: args.show_rejects,
-        strict: args.strict,
+        show_rejects: args.input.show_rejects,
+        strict: args.input.strict,
         // One line holds a whole poll: thousands of statements on a busy
         // server.
-        max_line: args.max_line.max(64 << 20),
-        quiet: args.quiet,
+        max_line: args.input.max_line.max(64 << 20),
+        quiet: args.input.quiet,
     }
 }
 

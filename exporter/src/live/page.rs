@@ -189,10 +189,7 @@ fn open_table(out: &mut String, v: &LiveEpisodes) {
         v.open_total
     );
     for e in &v.open {
-        out.push_str("<tr class=\"open\"><td>");
-        motif_name(out, v, e.motif);
-        out.push_str("</td><td>");
-        escape_into(out, &e.channel);
+        row_head(out, "open", v, e.motif, &e.channel);
         let _ = writeln!(
             out,
             "</td><td>{}</td><td class=\"n\">{:.3}</td></tr>",
@@ -201,6 +198,16 @@ fn open_table(out: &mut String, v: &LiveEpisodes) {
         );
     }
     out.push_str("</tbody></table>\n");
+}
+
+/// A table row of class `class` up to its motif and channel cells.
+fn row_head(out: &mut String, class: &str, v: &LiveEpisodes, motif: u16, channel: &str) {
+    out.push_str("<tr class=\"");
+    out.push_str(class);
+    out.push_str("\"><td>");
+    motif_name(out, v, motif);
+    out.push_str("</td><td>");
+    escape_into(out, channel);
 }
 
 fn closed_table(out: &mut String, v: &LiveEpisodes) {
@@ -213,10 +220,7 @@ fn closed_table(out: &mut String, v: &LiveEpisodes) {
         v.closed_total
     );
     for e in v.closed.iter().rev() {
-        out.push_str("<tr class=\"closed\"><td>");
-        motif_name(out, v, e.motif);
-        out.push_str("</td><td>");
-        escape_into(out, &e.channel);
+        row_head(out, "closed", v, e.motif, &e.channel);
         let _ = writeln!(
             out,
             "</td><td>{}</td><td>{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td>\
