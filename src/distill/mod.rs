@@ -18,6 +18,7 @@ mod formulas;
 mod generic;
 mod job;
 mod json_array;
+mod mixes;
 mod names;
 mod otel;
 mod output;

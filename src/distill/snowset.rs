@@ -8,10 +8,10 @@
 
 use super::buffered::Held;
 use super::formulas::{latency_residual, Window};
+use super::mixes::Mixes;
 use super::names::Names;
 use super::tabular::{Reject, Row, Tabular};
 use super::time_order::sort_by_time;
-use super::tpcds::jsd;
 use super::{DistillError, Out, ResidualClass};
 use chrono::format::{parse, Item, Parsed, StrftimeItems};
 use chrono::DateTime;
@@ -158,54 +158,11 @@ impl Snowset {
     /// its query-id mix. Warehouses in byte order (the reference iterates a
     /// `HashMap`, so its order among them varies from run to run).
     fn phase(&self, t0: f64, held: &mut Held) {
-        type Mix = FxHashMap<u32, FxHashMap<u32, u64>>;
-        let mut histos: Mix = FxHashMap::default();
-        let mut prev: Mix = FxHashMap::default();
-        let mut bucket: i64 = 0;
+        let mut mixes = Mixes::new(BUCKET_SECONDS);
         let rank = self.names.ranks();
         for r in &self.rows {
             let t = (r.created_us - t0) / 1e6;
-            let b = (t / BUCKET_SECONDS) as i64;
-            if b != bucket {
-                flush_mixes(
-                    &self.names,
-                    &rank,
-                    &histos,
-                    &prev,
-                    bucket,
-                    BUCKET_SECONDS,
-                    held,
-                );
-                prev = std::mem::take(&mut histos);
-                bucket = b;
-            }
-            *histos
-                .entry(r.warehouse)
-                .or_default()
-                .entry(r.qid)
-                .or_insert(0) += 1;
-        }
-    }
-}
-
-/// One phase residual per key of `histos` also in `prev`, keys in byte order,
-/// stamped with the start of `bucket`.
-pub(crate) fn flush_mixes(
-    names: &Names,
-    rank: &[u32],
-    histos: &FxHashMap<u32, FxHashMap<u32, u64>>,
-    prev: &FxHashMap<u32, FxHashMap<u32, u64>>,
-    bucket: i64,
-    bucket_seconds: f64,
-    held: &mut Held,
-) {
-    let mut keys: Vec<u32> = histos.keys().copied().collect();
-    keys.sort_unstable_by_key(|&k| rank[k as usize]);
-    for k in keys {
-        if let Some(p) = prev.get(&k) {
-            let d = jsd(names, p, &histos[&k]);
-            let t = bucket as f64 * bucket_seconds;
-            held.push(t, ResidualClass::WorkloadPhase, names.name(k), d);
+            mixes.count(t, r.warehouse, r.qid, &self.names, &rank, held);
         }
     }
 }

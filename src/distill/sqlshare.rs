@@ -8,9 +8,9 @@
 
 use super::buffered::Held;
 use super::formulas::{latency_residual, Window};
+use super::mixes::Mixes;
 use super::names::Names;
 use super::skeleton::{prefix, skeleton_into};
-use super::snowset::flush_mixes;
 use super::tabular::{Reject, Row, Tabular};
 use super::time_order::sort_by_time;
 use super::{DistillError, Out, ResidualClass};
@@ -65,10 +65,7 @@ impl Tabular for Sqlshare {
         let mut held = Held::default();
         // (user, skeleton) → (channel id, window of runtimes)
         let mut plans: FxHashMap<(u32, u32), (u32, Window)> = FxHashMap::default();
-        type Mix = FxHashMap<u32, FxHashMap<u32, u64>>;
-        let mut histos: Mix = FxHashMap::default();
-        let mut prev: Mix = FxHashMap::default();
-        let mut bucket: i64 = 0;
+        let mut mixes = Mixes::new(BUCKET_SECONDS);
         let mut label = String::new();
         for r in &self.rows {
             let t = r.submitted_at - t0;
@@ -85,25 +82,7 @@ impl Tabular for Sqlshare {
             held.push_id(t, ResidualClass::PlanRegression, *channel, plan);
             window.push(r.runtime, BASELINE_RUNS);
 
-            let b = (t / BUCKET_SECONDS) as i64;
-            if b != bucket {
-                flush_mixes(
-                    &self.names,
-                    &rank,
-                    &histos,
-                    &prev,
-                    bucket,
-                    BUCKET_SECONDS,
-                    &mut held,
-                );
-                prev = std::mem::take(&mut histos);
-                bucket = b;
-            }
-            *histos
-                .entry(r.user)
-                .or_default()
-                .entry(r.skeleton)
-                .or_insert(0) += 1;
+            mixes.count(t, r.user, r.skeleton, names, &rank, &mut held);
         }
         held.flush(out)?;
         Ok(())
