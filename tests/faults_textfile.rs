@@ -100,11 +100,18 @@ fn a_vanished_textfile_directory_is_counted_and_writing_resumes_when_it_returns(
         "the textfile holds current counts: {}",
         in_file.summary()
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&prom_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(leftovers, ["motifd.prom"], "no temporary file left behind");
+    // The writer keeps writing, so a listing may catch a temporary file of a
+    // write in progress; one left behind would stay, so the listing must
+    // come down to the textfile alone.
+    let mut listing = Vec::new();
+    let clean = poll_opt(LIMIT, || {
+        listing = std::fs::read_dir(&prom_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>();
+        (listing == ["motifd.prom"]).then_some(())
+    });
+    assert!(clean.is_some(), "temporary file left behind: {listing:?}");
 
     send(&records[2 * third..]);
     let m = daemon.wait_metrics(LIMIT, "every record", |m| {
