@@ -39,19 +39,34 @@ fn run(mut engine: MotifEngine, samples: &[Sample]) -> (u64, MotifEngine) {
     (episodes, engine)
 }
 
-fn engine_step(c: &mut Criterion) {
+fn run_all(mut engine: MotifEngine, samples: &[Sample]) -> (u64, MotifEngine) {
+    let mut episodes = 0u64;
+    let mut sink = |e: &Episode| episodes += black_box(e).samples;
+    engine.process_all(samples, &mut sink);
+    (episodes, engine)
+}
+
+/// One group: `runner` over the in-order stream at 1, 1,000 and 100,000
+/// channels, each time from a freshly warmed engine.
+fn group(c: &mut Criterion, name: &str, runner: fn(MotifEngine, &[Sample]) -> (u64, MotifEngine)) {
     let grammar = Arc::new(common::grammar());
     let len = common::stream_len();
-    let mut g = c.benchmark_group("engine_step");
+    let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(len as u64));
     for channels in [1u32, 1_000, 100_000] {
         let samples = common::in_order(len, channels);
         // At 100,000 channels each (class, channel) sees only a couple of samples,
-        // too few to close an episode; the other sizes must close some.
-        let (episode_samples, _) = run(warmed(&grammar, channels), &samples);
+        // too few to close an episode; the other sizes must close some. Both
+        // entries must agree.
+        let (episode_samples, _) = runner(warmed(&grammar, channels), &samples);
         assert!(
             channels > 1_000 || episode_samples > 0,
             "no episode at {channels}"
+        );
+        assert_eq!(
+            episode_samples,
+            run(warmed(&grammar, channels), &samples).0,
+            "{name} and process disagree at {channels}"
         );
         g.bench_with_input(
             BenchmarkId::from_parameter(channels),
@@ -60,7 +75,7 @@ fn engine_step(c: &mut Criterion) {
                 b.iter_batched(
                     || warmed(&grammar, channels),
                     // The engine is returned so that freeing it is not timed.
-                    |engine| run(engine, samples),
+                    |engine| runner(engine, samples),
                     BatchSize::PerIteration,
                 )
             },
@@ -69,5 +84,15 @@ fn engine_step(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine_step);
+fn engine_step(c: &mut Criterion) {
+    group(c, "engine_step", run);
+}
+
+/// The same streams through `MotifEngine::process_all`, the batch entry the
+/// pipeline releases through: same episodes, state read ahead.
+fn engine_step_all(c: &mut Criterion) {
+    group(c, "engine_step_all", run_all);
+}
+
+criterion_group!(benches, engine_step, engine_step_all);
 criterion_main!(benches);

@@ -211,9 +211,7 @@ impl PartitionEngine {
         let grammar = Arc::clone(&self.grammar);
         let names = self.names.lock();
         let mut out = Out::new(&grammar, &names, self.partition, &mut self.record, sink);
-        for s in &batch.samples {
-            self.pipeline.push(*s, &mut out);
-        }
+        self.pipeline.push_all(&batch.samples, &mut out);
     }
 
     /// Moves the pipeline to the grammar of `generation` (SIGHUP), if that is

@@ -172,12 +172,14 @@ fn warmed_pipeline() -> Pipeline {
     p
 }
 
+/// Batches of the ingest channel's default size, as `motifd replay` feeds them
+/// (`push_all`).
 #[inline(never)]
 fn measured_pipeline_push(p: &mut Pipeline, samples: &[Sample]) -> u64 {
     let mut episode_samples = 0u64;
     let mut sink = |e: &Episode| episode_samples += e.samples;
-    for &s in samples {
-        p.push(s, &mut sink);
+    for batch in samples.chunks(motifd_engine::ingest::DEFAULT_BATCH) {
+        p.push_all(batch, &mut sink);
     }
     p.flush_staged(&mut sink);
     episode_samples
@@ -198,17 +200,14 @@ fn pipeline_jitter() -> (usize, f64) {
 }
 
 /// Producers as the daemon feeds them: batches of 64 samples, each from one
-/// of four producers in turn (`producer` once per batch, `push_from` per
-/// sample).
+/// of four producers in turn (`producer` and `push_all_from` once per batch).
 #[inline(never)]
 fn measured_pipeline_push_from(p: &mut Pipeline, samples: &[Sample]) -> u64 {
     let mut episode_samples = 0u64;
     let mut sink = |e: &Episode| episode_samples += e.samples;
     for (i, batch) in samples.chunks(64).enumerate() {
         let producer = p.producer((i % 4) as u64, std::time::Duration::from_millis(i as u64));
-        for &s in batch {
-            p.push_from(producer, s, &mut sink);
-        }
+        p.push_all_from(producer, batch, &mut sink);
     }
     p.flush_staged(&mut sink);
     episode_samples

@@ -16,18 +16,17 @@ use crate::sample::ChannelId;
 pub const NONE: u32 = u32::MAX;
 
 /// State of one (motif, channel).
+///
+/// Two cache lines, aligned, so that a slot never straddles a third: the
+/// first holds the observer and times every sample updates, the second the
+/// dwell phase, the episode's figures and the LRU links.
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
 pub struct Slot {
     /// DSFB observer state.
     pub observer: Observer,
     /// Time of the channel's last sample (its first sample's time before any step).
     pub last_t: f64,
-    /// Dwell state machine.
-    pub phase: Phase,
-    /// Largest |value| since the episode opened (meaningful while one is open).
-    pub peak: f64,
-    /// Samples since the episode opened (meaningful while one is open).
-    pub samples: u64,
     /// Time of the latest run of equal-time samples, and their largest |value|:
     /// an episode opening at `tie_t` starts its peak from `tie_peak`, so samples
     /// sharing the opening time count towards the peak whatever their order.
@@ -38,6 +37,12 @@ pub struct Slot {
     pub channel: ChannelId,
     /// Neighbour towards the head (idle longer) of the LRU list, or [`NONE`].
     prev: u32,
+    /// Dwell state machine.
+    pub phase: Phase,
+    /// Largest |value| since the episode opened (meaningful while one is open).
+    pub peak: f64,
+    /// Samples since the episode opened (meaningful while one is open).
+    pub samples: u64,
     /// Neighbour towards the tail (active more recently), or [`NONE`].
     next: u32,
 }
@@ -91,6 +96,15 @@ impl ChannelTable {
             tail: NONE,
             ..Self::default()
         }
+    }
+
+    /// Reads a word from each cache line of `slot`. The value means nothing:
+    /// the read brings the slot into the cache
+    /// ([`crate::MotifEngine::process_all`]).
+    #[inline]
+    pub fn touch_lines(&self, slot: u32) -> u64 {
+        let st = &self.slots[slot as usize];
+        st.observer.phi.to_bits() ^ st.peak.to_bits()
     }
 
     /// Slot of `channel`, if tracked.

@@ -131,6 +131,14 @@ fn binades_lost(before: f64, after: f64) -> u32 {
 }
 
 impl TrustTable {
+    /// Reads `slot`'s raw weight (0 beyond the table). The value means
+    /// nothing: the read brings the weight into the cache
+    /// ([`crate::MotifEngine::process_all`]).
+    #[inline]
+    pub fn touch_line(&self, slot: usize) -> u64 {
+        self.raw.get(slot).map_or(0, |w| w.to_bits())
+    }
+
     /// Makes room for `slot` (new slots hold no weight).
     pub fn ensure(&mut self, slot: usize) {
         if self.raw.len() <= slot {

@@ -4,7 +4,10 @@
 //! removed one stops holding the frontier back; the staged-sample cap bounds
 //! what a slow producer can pile up.
 
+mod pipeline_view;
+
 use motifd_engine::{Episode, Grammar, Pipeline, PipelineConfig, Sample};
+use pipeline_view::{observe, times};
 use proptest::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,29 +24,6 @@ fn config(window: f64, max_staged: usize) -> PipelineConfig {
     }
 }
 
-/// Everything observable after each step: the samples released so far (as
-/// the episodes they produced and the engine's processed count) and the
-/// counters.
-fn observe(p: &Pipeline) -> String {
-    format!(
-        "{:?} {:?} {:?} {}",
-        p.counters(),
-        p.reorder().counters(),
-        p.engine().counters(),
-        p.reorder().frontier()
-    )
-}
-
-/// Event times with ties, late samples, jumps and far-future outliers.
-fn times() -> impl Strategy<Value = Vec<f64>> {
-    let t = prop_oneof![
-        8 => (0u32..400).prop_map(|k| f64::from(k) * 0.25),
-        2 => -50.0..150.0f64,
-        1 => prop::sample::select(vec![1e300, 5e4, 1.7e12]),
-    ];
-    prop::collection::vec(t, 0..300)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -52,7 +32,7 @@ proptest! {
     /// after every call, whatever the window, the cap and the batching.
     #[test]
     fn one_producer_is_exactly_push(
-        ts in times(),
+        ts in times(400, 300),
         window in prop_oneof![Just(0.0), Just(2.0), 0.0..30.0f64],
         cap in prop_oneof![Just(1usize << 24), 1usize..6],
         batch in 1usize..50,

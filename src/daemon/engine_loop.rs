@@ -343,9 +343,7 @@ impl EngineLoop {
             self.metrics
                 .probe_batch(&batch.samples, self.pipeline.reorder().frontier());
             self.with_sink(grammar, |p, sink| {
-                for s in &batch.samples {
-                    p.push_from(producer, *s, sink);
-                }
+                p.push_all_from(producer, &batch.samples, sink)
             });
         } else {
             // Parsed under an older grammar: map class ids by name.

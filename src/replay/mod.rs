@@ -58,9 +58,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     for batch in rx {
         pipeline.add_rejections(&batch.rejected);
         let held = names.lock();
-        for &s in &batch.samples {
-            pipeline.push(s, &mut |e: &Episode| out.write(e, &grammar, &held));
-        }
+        pipeline.push_all(&batch.samples, &mut |e: &Episode| {
+            out.write(e, &grammar, &held)
+        });
         drop(held);
         // The batch's samples are in the pipeline now: its pin on the name
         // table can go before the table is collected.

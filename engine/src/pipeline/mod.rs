@@ -6,6 +6,8 @@
 //! `staged` counts the samples the guard holds as well as those the reorder
 //! buffer stages.
 
+mod batch;
+
 use crate::checkpoint::codec::{malformed, Decoded, Known, Reader, Writer};
 use crate::future::{FutureGuard, Held, Verdict, DEFAULT_MAX_FUTURE_JUMP, HOLD};
 use crate::grammar::Grammar;
@@ -120,6 +122,10 @@ pub struct Pipeline {
     rejected: RejectCounts,
     /// Held samples the guard just decided; at most [`HOLD`], allocated once.
     decided: Vec<(Held, Verdict)>,
+    /// Samples the reorder buffer released during a batch call and the engine
+    /// has not stepped yet; empty between calls ([`batch`]). At most
+    /// [`batch::RELEASED_BATCH`], allocated once.
+    released: Vec<Sample>,
 }
 
 /// The ingest-side counters of a [`Pipeline`].
@@ -167,6 +173,7 @@ impl Pipeline {
             received: 0,
             rejected: RejectCounts::default(),
             decided: Vec::with_capacity(HOLD),
+            released: Vec::with_capacity(batch::RELEASED_BATCH),
         })
     }
 
