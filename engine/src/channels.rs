@@ -18,8 +18,9 @@ pub const NONE: u32 = u32::MAX;
 /// State of one (motif, channel).
 ///
 /// Two cache lines, aligned, so that a slot never straddles a third: the
-/// first holds the observer and times every sample updates, the second the
-/// dwell phase, the episode's figures and the LRU links.
+/// first holds the observer and times every sample updates (with the channel
+/// and one LRU link), the second the dwell phase, the episode's figures and
+/// the other LRU link.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 pub struct Slot {
@@ -102,7 +103,7 @@ impl ChannelTable {
     /// the read brings the slot into the cache
     /// ([`crate::MotifEngine::process_all`]).
     #[inline]
-    pub fn touch_lines(&self, slot: u32) -> u64 {
+    pub fn load_lines(&self, slot: u32) -> u64 {
         let st = &self.slots[slot as usize];
         st.observer.phi.to_bits() ^ st.peak.to_bits()
     }

@@ -135,7 +135,7 @@ impl TrustTable {
     /// nothing: the read brings the weight into the cache
     /// ([`crate::MotifEngine::process_all`]).
     #[inline]
-    pub fn touch_line(&self, slot: usize) -> u64 {
+    pub fn load_weight(&self, slot: usize) -> u64 {
         self.raw.get(slot).map_or(0, |w| w.to_bits())
     }
 

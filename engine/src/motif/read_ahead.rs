@@ -31,17 +31,17 @@ impl MotifEngine {
             return;
         }
         for group in samples.chunks(READ_AHEAD) {
-            let mut touched = 0u64;
+            let mut loaded = 0u64;
             for s in group {
                 for motif in self.motifs_of(s) {
                     if let Some(slot) = motif.channels.find(s.channel) {
-                        touched ^= motif.channels.touch_lines(slot);
-                        touched ^= motif.trust.touch_line(slot as usize);
+                        loaded ^= motif.channels.load_lines(slot);
+                        loaded ^= motif.trust.load_weight(slot as usize);
                     }
                 }
             }
             // Keeps the reads: their value is never used.
-            std::hint::black_box(touched);
+            std::hint::black_box(loaded);
             for s in group {
                 self.process(s, sink);
             }
