@@ -21,6 +21,7 @@ mod json_array;
 mod mixes;
 mod names;
 mod otel;
+mod out;
 mod output;
 mod pgss;
 mod skeleton;
@@ -36,6 +37,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 pub use generic::GenericOptions;
+use out::Out;
 
 /// A trace format (`--from`): one per dataset adapter of dsfb-database 0.1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -279,76 +281,6 @@ trait Adapter {
     fn finish(&mut self, out: &mut Out<'_>) -> Result<(), DistillError>;
 }
 
-/// The output side an adapter writes to: counts, checks and forwards.
-pub(crate) struct Out<'a> {
-    sink: &'a mut dyn Sink,
-    input: &'a str,
-    stats: &'a mut Stats,
-    max_record: usize,
-}
-
-impl Out<'_> {
-    /// Hands out one residual; a non-finite one (overflow in the formula on
-    /// extreme inputs) is refused and counted instead — the engine cannot take it.
-    fn emit(
-        &mut self,
-        t: f64,
-        class: ResidualClass,
-        channel: &str,
-        value: f64,
-    ) -> Result<(), Stop> {
-        if !(t.is_finite() && value.is_finite()) {
-            let detail = format!(
-                "{} residual on channel {channel:?} is not finite (t={t}, value={value})",
-                class.name()
-            );
-            return self.reject(None, RejectReason::NonFinite, &detail);
-        }
-        self.stats.residuals[class.index()] += 1;
-        self.sink.residual(Residual {
-            t,
-            class,
-            channel,
-            value,
-        })
-    }
-
-    /// Counts one input row.
-    fn row(&mut self) {
-        self.stats.rows += 1;
-    }
-
-    /// Counts and forwards one reject.
-    fn reject(
-        &mut self,
-        line: Option<u64>,
-        reason: RejectReason,
-        detail: &str,
-    ) -> Result<(), Stop> {
-        self.stats.rejected.add(reason);
-        self.sink.reject(Rejected {
-            input: self.input,
-            line,
-            reason,
-            detail,
-        })
-    }
-
-    fn invalid(&self, message: impl Into<String>) -> DistillError {
-        DistillError::Invalid {
-            input: self.input.to_string(),
-            message: message.into(),
-        }
-    }
-
-    fn io(&self, error: io::Error) -> DistillError {
-        DistillError::Io {
-            input: self.input.to_string(),
-            error,
-        }
-    }
-}
-
 /// Turns one trace (any number of inputs, read in order as one) into residuals.
 pub struct Distiller {
     format: TraceFormat,
@@ -400,24 +332,14 @@ impl Distiller {
         mut reader: impl Read,
         sink: &mut dyn Sink,
     ) -> Result<(), DistillError> {
-        let mut out = Out {
-            sink,
-            input: input_name,
-            stats: &mut self.stats,
-            max_record: self.max_record,
-        };
+        let mut out = Out::new(sink, input_name, &mut self.stats, self.max_record);
         self.adapter.read(&mut reader, &mut out)
     }
 
     /// Ends the trace: hands out what the format held back, and the counts.
     pub fn finish(mut self, sink: &mut dyn Sink) -> Result<Stats, DistillError> {
         let name = self.format.name();
-        let mut out = Out {
-            sink,
-            input: name,
-            stats: &mut self.stats,
-            max_record: self.max_record,
-        };
+        let mut out = Out::new(sink, name, &mut self.stats, self.max_record);
         self.adapter.finish(&mut out)?;
         Ok(self.stats)
     }

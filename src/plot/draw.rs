@@ -8,7 +8,9 @@
 
 use super::decimate::{columns, Column, Grid, Series};
 use super::intervals;
+use super::legend::{draw_legend, LegendRow, LEGEND_WIDTH};
 use super::model::{Collected, EpisodeRow, Panel};
+use super::peaks::{peak_points, thin_peaks};
 use super::time_axis;
 use super::time_coord::TimeCoord;
 use plotters::coord::types::RangedCoordf64;
@@ -34,15 +36,13 @@ const CURVES: [RGBColor; 8] = [
     RGBColor(0xbc, 0xbd, 0x22),
     RGBColor(0x7f, 0x7f, 0x7f),
 ];
-/// Width of the legend column, pixels.
-const LEGEND_WIDTH: u32 = 210;
 /// Font family registered in `font.rs`.
 pub const FONT: &str = "sans-serif";
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TimeCoord, RangedCoordf64>>;
-type Error = String;
+pub(super) type Error = String;
 
-fn err<E: std::fmt::Debug>(e: E) -> Error {
+pub(super) fn err<E: std::fmt::Debug>(e: E) -> Error {
     format!("drawing failed: {e:?}")
 }
 
@@ -386,148 +386,4 @@ fn polyline(cols: &[Column], from: f64, to: f64, pixels: usize) -> Vec<Vec<(f64,
             points
         })
         .collect()
-}
-
-/// Where each episode's peak is drawn: the extreme of its channel's curve (or
-/// of the class band when the channel has no curve) inside the episode, at the
-/// value the record gives. Episodes outside the range are left out.
-fn peak_points(
-    c: &Collected,
-    panel: &Panel,
-    episodes: &[&EpisodeRow],
-    (from, to): (f64, f64),
-) -> Vec<(f64, f64)> {
-    let Some(grid) = c.decimator.grid() else {
-        return Vec::new();
-    };
-    episodes
-        .iter()
-        .filter(|e| e.peak.is_finite() && e.t_end >= from && e.t_start <= to)
-        .map(|e| {
-            let series = panel
-                .curves
-                .iter()
-                .find(|k| k.channel == e.channel)
-                .map_or(panel.all_channels, |k| k.series);
-            let found = extreme_in(grid, c.decimator.series(series), e.t_start, e.t_end);
-            let (t, sign) = found.unwrap_or(((e.t_start + e.t_end) / 2.0, 1.0));
-            (t.clamp(from, to), sign * e.peak.abs())
-        })
-        .collect()
-}
-
-/// Most peak markers per panel: beyond that they only hide the curves.
-const MAX_PEAKS: usize = 120;
-
-/// Keeps, per group of four pixel columns, the peak of largest magnitude, then
-/// the [`MAX_PEAKS`] largest of those, so thousands of episodes do not bury
-/// the curves under markers.
-fn thin_peaks(
-    mut peaks: Vec<(f64, f64)>,
-    (from, to): (f64, f64),
-    pixels: usize,
-) -> Vec<(f64, f64)> {
-    let column = |t: f64| ((t - from) / (to - from) * pixels as f64 / 4.0) as i64;
-    peaks.sort_by(|a, b| {
-        column(a.0)
-            .cmp(&column(b.0))
-            .then(b.1.abs().total_cmp(&a.1.abs()))
-    });
-    peaks.dedup_by_key(|p| column(p.0));
-    if peaks.len() > MAX_PEAKS {
-        peaks.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-        peaks.truncate(MAX_PEAKS);
-    }
-    peaks
-}
-
-/// The middle of the bucket holding the largest |value| in `[a, b]`, and that
-/// value's sign.
-fn extreme_in(grid: Grid, series: &Series, a: f64, b: f64) -> Option<(f64, f64)> {
-    let half = grid.width / 2.0;
-    series
-        .buckets()
-        .filter(|&(i, _, _)| {
-            let t = grid.center(i);
-            t + half >= a && t - half <= b
-        })
-        .map(|(i, lo, hi)| {
-            if hi >= -lo {
-                (grid.center(i), hi, 1.0)
-            } else {
-                (grid.center(i), -lo, -1.0)
-            }
-        })
-        .max_by(|x, y| x.1.total_cmp(&y.1))
-        .map(|(t, _, sign)| (t.clamp(a, b), sign))
-}
-
-/// One legend entry.
-enum LegendRow {
-    /// A line (dashed or not) in a colour.
-    Line(String, RGBColor, bool),
-    /// A filled swatch.
-    Fill(String, RGBAColor),
-    /// The peak marker.
-    Marker(String),
-}
-
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    rows: &[LegendRow],
-) -> Result<(), Error> {
-    let font = (FONT, 12).into_font().color(&BLACK);
-    let (x0, mut y) = (8, 34);
-    for row in rows {
-        let label = match row {
-            LegendRow::Line(label, colour, dashed) => {
-                let style = colour.stroke_width(2);
-                if *dashed {
-                    for k in 0..3 {
-                        area.draw(&PathElement::new(
-                            [(x0 + k * 8, y), (x0 + k * 8 + 5, y)],
-                            style,
-                        ))
-                        .map_err(err)?;
-                    }
-                } else {
-                    area.draw(&PathElement::new([(x0, y), (x0 + 21, y)], style))
-                        .map_err(err)?;
-                }
-                label
-            }
-            LegendRow::Fill(label, colour) => {
-                area.draw(&Rectangle::new(
-                    [(x0, y - 6), (x0 + 21, y + 6)],
-                    colour.filled(),
-                ))
-                .map_err(err)?;
-                label
-            }
-            LegendRow::Marker(label) => {
-                area.draw(&TriangleMarker::new((x0 + 10, y), 5, PEAK.filled()))
-                    .map_err(err)?;
-                label
-            }
-        };
-        area.draw(&Text::new(
-            ellipsis(label, 28),
-            (x0 + 28, y - 7),
-            font.clone(),
-        ))
-        .map_err(err)?;
-        y += 18;
-    }
-    Ok(())
-}
-
-/// At most `max` characters of `s`, with an ellipsis when cut.
-fn ellipsis(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max - 1).collect();
-        out.push('…');
-        out
-    }
 }

@@ -12,7 +12,9 @@ pub mod draw;
 pub mod episodes_file;
 pub mod font;
 pub mod intervals;
+mod legend;
 pub mod model;
+mod peaks;
 pub mod time_axis;
 pub mod time_coord;
 

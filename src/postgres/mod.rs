@@ -11,6 +11,7 @@
 pub mod config;
 pub mod metrics;
 pub mod output;
+mod pgpass;
 pub mod poller;
 pub mod queries;
 pub mod residuals;

@@ -4,6 +4,7 @@
 //! (URL, `password_file`, `PGPASSFILE` / `~/.pgpass`), and a redacted form for
 //! everything that is shown.
 
+use super::pgpass;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -322,25 +323,8 @@ fn strip_keyword_params(text: &str, extra: &mut Extracted) -> Result<String, Str
     Ok(kept)
 }
 
-/// The password a libpq password file gives this target, if any. Like
-/// libpq, a file others can read is ignored (with a warning).
+/// The password the libpq password file at `path` gives this target, if any.
 fn pgpass_lookup(path: &Path, target: &Target) -> Result<Option<String>, String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            log::warn!(
-                "password file {} has group or world access; ignored (chmod 0600 it)",
-                path.display()
-            );
-            return Ok(None);
-        }
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let c = &target.config;
     let host = match c.get_hosts().first() {
         Some(postgres::config::Host::Tcp(h)) => h.clone(),
@@ -348,43 +332,8 @@ fn pgpass_lookup(path: &Path, target: &Target) -> Result<Option<String>, String>
         _ => "localhost".to_owned(),
     };
     let port = c.get_ports().first().copied().unwrap_or(5432).to_string();
-    let want = [
-        host.as_str(),
-        port.as_str(),
-        target.dbname(),
-        c.get_user().unwrap_or(""),
-    ];
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let fields = split_pgpass(line);
-        let [h, p, d, u, password] = fields.as_slice() else {
-            continue;
-        };
-        if [h, p, d, u]
-            .iter()
-            .zip(want)
-            .all(|(f, w)| f.as_str() == "*" || f.as_str() == w)
-        {
-            return Ok(Some(password.clone()));
-        }
-    }
-    Ok(None)
-}
-
-/// Splits a password-file line at unescaped colons (`\:` and `\\` escape).
-fn split_pgpass(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
-            ':' if fields.len() < 5 => fields.push(String::new()),
-            c => fields.last_mut().expect("one field").push(c),
-        }
-    }
-    fields
+    let user = c.get_user().unwrap_or("");
+    pgpass::lookup(path, [host.as_str(), port.as_str(), target.dbname(), user])
 }
 
 #[cfg(test)]
