@@ -11,7 +11,7 @@ use super::formulas::{latency_residual, Window};
 use super::mixes::Mixes;
 use super::names::Names;
 use super::tabular::{Reject, Row, Tabular};
-use super::time_order::sort_by_time;
+use super::time_order::sort_from_first;
 use super::{DistillError, Out, ResidualClass};
 use chrono::format::{parse, Item, Parsed, StrftimeItems};
 use chrono::DateTime;
@@ -111,8 +111,7 @@ impl Tabular for Snowset {
     }
 
     fn finish(&mut self, out: &mut Out<'_>) -> Result<(), DistillError> {
-        sort_by_time(&mut self.rows, |r| r.created_us);
-        let t0 = self.rows.first().map_or(0.0, |r| r.created_us);
+        let t0 = sort_from_first(&mut self.rows, |r| r.created_us);
         let mut held = Held::default();
         self.plan_and_cache(t0, &mut held);
         self.phase(t0, &mut held);

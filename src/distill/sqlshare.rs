@@ -12,7 +12,7 @@ use super::mixes::Mixes;
 use super::names::Names;
 use super::skeleton::{prefix, skeleton_into};
 use super::tabular::{Reject, Row, Tabular};
-use super::time_order::sort_by_time;
+use super::time_order::sort_from_first;
 use super::{DistillError, Out, ResidualClass};
 use rustc_hash::FxHashMap;
 
@@ -59,8 +59,7 @@ impl Tabular for Sqlshare {
     }
 
     fn finish(&mut self, out: &mut Out<'_>) -> Result<(), DistillError> {
-        sort_by_time(&mut self.rows, |r| r.submitted_at);
-        let t0 = self.rows.first().map_or(0.0, |r| r.submitted_at);
+        let t0 = sort_from_first(&mut self.rows, |r| r.submitted_at);
         let rank = self.names.ranks();
         let mut held = Held::default();
         // (user, skeleton) → (channel id, window of runtimes)

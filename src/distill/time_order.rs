@@ -17,6 +17,13 @@ pub(crate) fn sort_by_time<T>(rows: &mut [T], time: impl Fn(&T) -> f64) {
     rows.sort_by(|a, b| cmp_time(time(a), time(b)));
 }
 
+/// [`sort_by_time`], then the first row's time (0 for no rows): the origin of
+/// the formats whose residual times count from the trace's start.
+pub(crate) fn sort_from_first<T>(rows: &mut [T], time: impl Fn(&T) -> f64) -> f64 {
+    sort_by_time(rows, &time);
+    rows.first().map_or(0.0, time)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
