@@ -32,6 +32,7 @@ mod radix_heap;
 pub mod reject;
 pub mod reorder;
 pub mod sample;
+mod staging;
 pub mod trust;
 pub mod watermark;
 

@@ -218,6 +218,7 @@ impl RadixHeap {
     }
 
     /// The stored entries in extraction order, without extracting them.
+    #[cfg(test)]
     pub(crate) fn in_order(&self) -> Vec<Entry> {
         let mut heap = self.clone();
         std::iter::from_fn(|| heap.pop()).collect()

@@ -6,8 +6,8 @@ use crate::radix_heap::Entry;
 use motifd_histogram::LATENESS_BOUNDS_SECONDS;
 
 /// Checkpoint part: the times and counters, then the staged samples in
-/// release order. A radix heap releases equal keys in arrival order whatever
-/// its internal layout, so pushing them back in that order gives a buffer that
+/// release order. Staging releases equal keys in arrival order whatever its
+/// internal layout, so pushing them back in that order gives a buffer that
 /// behaves exactly like the original from then on.
 impl ReorderBuffer {
     pub(crate) fn encode(&self, w: &mut Writer) {
@@ -21,7 +21,7 @@ impl ReorderBuffer {
             c.released_at_cap,
         ]);
         w.histogram(&c.lateness);
-        let staged = self.heap.in_order();
+        let staged = self.staged.in_order();
         w.len(staged.len());
         for e in &staged {
             w.sample(&e.sample());
@@ -67,7 +67,7 @@ impl ReorderBuffer {
             }
             known.sample(&s, "staged sample")?;
             previous = s.t;
-            rb.heap.push(Entry::of(&s));
+            rb.staged.push(Entry::of(&s));
         }
         Ok(rb)
     }

@@ -13,12 +13,14 @@
 //!   once and counted (`released_at_cap`).
 //!
 //! So the released stream is always sorted, and
-//! `accepted = released + staged + dropped` at every moment. Staging uses a
-//! radix heap (`radix_heap.rs`), a monotone priority queue, which fits because
-//! nothing below the frontier is ever inserted.
+//! `accepted = released + staged + dropped` at every moment. Samples are
+//! staged in `staging.rs`: those that arrive in order in a queue, the others
+//! in a radix heap (`radix_heap.rs`), a monotone priority queue, which fits
+//! because nothing below the frontier is ever inserted.
 
-use crate::radix_heap::{key_of, t_of, Entry, RadixHeap};
+use crate::radix_heap::{key_of, t_of, Entry};
 use crate::sample::{ChannelId, Sample};
+use crate::staging::Staging;
 use motifd_histogram::{FixedHistogram, LATENESS_BOUNDS_SECONDS};
 use std::fmt;
 
@@ -82,7 +84,7 @@ pub struct ReorderBuffer {
     /// `>= frontier`, which is what keeps the heap's keys monotone.
     frontier: f64,
     /// The staged samples.
-    heap: RadixHeap,
+    staged: Staging,
     counters: ReorderCounters,
 }
 
@@ -112,7 +114,7 @@ impl ReorderBuffer {
             max_staged,
             newest: f64::NEG_INFINITY,
             frontier: f64::NEG_INFINITY,
-            heap: RadixHeap::new(),
+            staged: Staging::default(),
             counters: ReorderCounters {
                 flushed: 0,
                 dropped_out_of_window: 0,
@@ -200,8 +202,8 @@ impl ReorderBuffer {
 
     #[inline]
     fn stage(&mut self, entry: Entry, release: &mut impl FnMut(&Sample)) {
-        self.heap.push(entry);
-        if self.heap.len() > self.max_staged {
+        self.staged.push(entry);
+        if self.staged.len() > self.max_staged {
             self.release_oldest(release);
         }
     }
@@ -212,7 +214,7 @@ impl ReorderBuffer {
     /// the time per sample with window 0 in `benches/reorder.rs`).
     #[inline]
     fn release_oldest(&mut self, release: &mut impl FnMut(&Sample)) {
-        if let Some(e) = self.heap.pop() {
+        if let Some(e) = self.staged.pop() {
             self.counters.released_at_cap += 1;
             self.release_now(t_of(e.key), &e, release);
         }
@@ -220,11 +222,7 @@ impl ReorderBuffer {
 
     #[inline]
     fn release_through(&mut self, cutoff: u64, release: &mut impl FnMut(&Sample)) {
-        while let Some(k) = self.heap.min_key() {
-            if k > cutoff {
-                break;
-            }
-            let e = self.heap.pop().expect("min_key saw an entry");
+        while let Some(e) = self.staged.pop_at_most(cutoff) {
             self.release_now(t_of(e.key), &e, release);
         }
     }
@@ -251,7 +249,7 @@ impl ReorderBuffer {
 
     /// Samples staged now.
     pub fn staged(&self) -> usize {
-        self.heap.len()
+        self.staged.len()
     }
 
     /// The reorder window, seconds.
@@ -281,7 +279,7 @@ impl ReorderBuffer {
 
     /// Calls `f` with the channel of every staged sample.
     pub(crate) fn for_each_channel(&self, mut f: impl FnMut(ChannelId)) {
-        for e in self.heap.entries() {
+        for e in self.staged.entries() {
             f(e.channel);
         }
     }
