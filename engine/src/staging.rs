@@ -16,6 +16,10 @@
 use crate::radix_heap::{Entry, RadixHeap};
 use std::collections::VecDeque;
 
+/// Entries of room the run keeps after a flush, so a burst does not pin its
+/// memory for good.
+const RUN_KEEP_CAPACITY: usize = 4096;
+
 /// Samples staged by the reorder buffer, released smallest key first and in
 /// arrival order among equal keys.
 ///
@@ -81,6 +85,16 @@ impl Staging {
         }
     }
 
+    /// Gives back the run's room beyond [`RUN_KEEP_CAPACITY`] entries when
+    /// nothing is staged (after a flush; not on the release path, where even
+    /// the test costs instructions per sample).
+    #[inline(never)]
+    pub(crate) fn release_room(&mut self) {
+        if self.run.is_empty() {
+            self.run.shrink_to(RUN_KEEP_CAPACITY);
+        }
+    }
+
     /// Removes and returns the first entry in release order.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Entry> {
@@ -140,5 +154,32 @@ mod tests {
             .collect();
         assert_eq!(got, expected);
         assert_eq!(staging.len(), 0);
+    }
+
+    /// A burst's room is given back once it has drained.
+    #[test]
+    fn a_drained_burst_gives_its_room_back() {
+        let mut staging = Staging::default();
+        let burst = 100 * RUN_KEEP_CAPACITY;
+        for key in 0..burst as u64 {
+            staging.push(entry(key, 0));
+        }
+        assert!(staging.run.capacity() >= burst);
+        for _ in 0..burst - 1 {
+            staging.pop();
+        }
+        staging.release_room();
+        assert!(
+            staging.run.capacity() >= burst,
+            "room kept while entries remain"
+        );
+        staging.pop();
+        staging.release_room();
+        assert_eq!(staging.len(), 0);
+        assert!(
+            staging.run.capacity() <= RUN_KEEP_CAPACITY,
+            "{}",
+            staging.run.capacity()
+        );
     }
 }

@@ -245,6 +245,7 @@ impl ReorderBuffer {
     /// Releases everything staged, in order (end of stream, idle flush).
     pub fn flush_all(&mut self, mut release: impl FnMut(&Sample)) {
         self.release_through(u64::MAX, &mut release);
+        self.staged.release_room();
     }
 
     /// Samples staged now.
