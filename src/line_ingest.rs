@@ -17,7 +17,7 @@ use crate::error::Failure;
 use crate::grammar::GrammarCell;
 use crate::lines::{Line, LineSplitter, Next};
 use crate::log_throttle::{Say, Throttle};
-use motifd_engine::ingest::{BatchWriter, Disconnected};
+use motifd_engine::ingest::{Batch, BatchWriter, Disconnected};
 use motifd_engine::parse::{is_csv_header, CSV_HEADER};
 use motifd_engine::{ChannelNames, RecordFormat, RecordParser, RejectReason, Sample};
 use serde::Deserialize;
@@ -45,6 +45,21 @@ pub enum RejectReport {
     /// To stderr: the first `n` over the whole run, then nothing (replay,
     /// whose summary gives the counts).
     Print(u64),
+    /// Kept for the caller ([`LineIngest::take_kept`]): the first `n` since
+    /// the last take. A parser of one chunk of a file does not know which
+    /// line of the file its chunk starts at; the caller does.
+    Keep(u64),
+}
+
+/// A rejected line kept by [`RejectReport::Keep`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptReject {
+    /// Its line number, counted from the first line of the chunk.
+    pub line_no: u64,
+    /// Why it was rejected.
+    pub reason: RejectReason,
+    /// The line as [`preview`] shows it.
+    pub preview: String,
 }
 
 /// Per-run settings of a [`LineIngest`].
@@ -140,13 +155,38 @@ impl LineIngest {
 
     /// Starts reading the next source, named `name` in messages.
     pub fn begin(&mut self, name: impl Into<String>, format: LineFormat) {
+        self.begin_chunk(name, format, true);
+    }
+
+    /// Starts reading a run of whole lines of source `name`; line numbers
+    /// count from its first line. Only a run that starts the source is
+    /// checked for the header ([`Options::header_first`]).
+    pub fn begin_chunk(&mut self, name: impl Into<String>, format: LineFormat, starts: bool) {
         self.splitter = LineSplitter::new(self.options.max_line);
         self.notes.begin();
         self.source = Source {
             name: name.into(),
             format,
-            at_start: true,
+            at_start: starts,
         };
+    }
+
+    /// Lines of the current source (or run) read so far.
+    pub fn lines(&self) -> u64 {
+        self.splitter.lines()
+    }
+
+    /// Sends what is queued, then the following batches on `tx`.
+    ///
+    /// # Errors
+    /// The engine side of the old channel has gone away.
+    pub fn redirect(&mut self, tx: crossbeam_channel::Sender<Batch>) -> Result<(), Stopped> {
+        Ok(self.writer.redirect(tx)?)
+    }
+
+    /// The rejected lines kept since the last call ([`RejectReport::Keep`]).
+    pub fn take_kept(&mut self) -> Vec<KeptReject> {
+        std::mem::take(&mut self.notes.kept)
     }
 
     /// Parses the lines `bytes` completes and sends what is queued.
@@ -316,6 +356,8 @@ struct RejectNotes {
     printed: u64,
     /// Of the current source (`Log`).
     throttle: Throttle,
+    /// Since the last take (`Keep`).
+    kept: Vec<KeptReject>,
 }
 
 impl RejectNotes {
@@ -327,6 +369,7 @@ impl RejectNotes {
             report,
             printed: 0,
             throttle: Throttle::new(Self::FIRST, Self::EVERY),
+            kept: Vec::new(),
         }
     }
 
@@ -339,7 +382,16 @@ impl RejectNotes {
             RejectReport::Print(limit) => {
                 if self.printed < limit {
                     self.printed += 1;
-                    eprintln!("{source}:{line_no}: rejected ({reason}): {}", preview(text));
+                    eprintln!("{}", rejected_line(source, line_no, reason, &preview(text)));
+                }
+            }
+            RejectReport::Keep(limit) => {
+                if (self.kept.len() as u64) < limit {
+                    self.kept.push(KeptReject {
+                        line_no,
+                        reason,
+                        preview: preview(text),
+                    });
                 }
             }
             RejectReport::Log => match self.throttle.occurred() {
@@ -353,6 +405,11 @@ impl RejectNotes {
             },
         }
     }
+}
+
+/// How `motifd replay` reports a rejected line on stderr.
+pub fn rejected_line(source: &str, line_no: u64, reason: RejectReason, preview: &str) -> String {
+    format!("{source}:{line_no}: rejected ({reason}): {preview}")
 }
 
 /// A printable excerpt of a line: at most 120 characters, control characters

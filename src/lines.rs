@@ -102,6 +102,11 @@ impl LineSplitter {
         self.skipping = false;
     }
 
+    /// Lines handed out so far (complete, or cut by `finish`).
+    pub fn lines(&self) -> u64 {
+        self.line_no
+    }
+
     /// True while a partial line is buffered (a producer that disconnects now
     /// leaves half a line behind).
     pub fn has_partial_line(&self) -> bool {

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Summary<'a> {
     /// Input files read.
     pub files: usize,
+    /// Threads that parsed them.
+    pub parsers: usize,
     /// Ingest counters at the end.
     pub counters: IngestCounters,
     /// Engine counters at the end.
@@ -51,12 +53,16 @@ impl fmt::Display for Summary<'_> {
         };
         writeln!(
             f,
-            "replay: {} records from {} file{} in {:.3} s ({:.2} M records/s)",
+            "replay: {} records from {} file{} in {:.3} s ({:.2} M records/s{})",
             c.received,
             self.files,
             if self.files == 1 { "" } else { "s" },
             secs,
-            rate / 1e6
+            rate / 1e6,
+            match self.parsers {
+                0 | 1 => String::new(),
+                n => format!(", {n} parser threads"),
+            }
         )?;
         writeln!(f, "  rejected: {}", breakdown(c.rejected.iter()))?;
         writeln!(

@@ -46,12 +46,45 @@ pub fn channel(capacity: usize) -> (Sender<Batch>, Receiver<Batch>) {
     bounded(capacity.max(1))
 }
 
+/// Sample buffers the engine side hands back for producers to fill again,
+/// so a large batch's memory is not given back to the system and faulted
+/// in again for every batch.
+#[derive(Debug, Clone)]
+pub struct BufferPool {
+    tx: Sender<Vec<Sample>>,
+    rx: Receiver<Vec<Sample>>,
+}
+
+impl BufferPool {
+    /// A pool keeping at most `buffers` spare buffers.
+    pub fn new(buffers: usize) -> Self {
+        let (tx, rx) = bounded(buffers.max(1));
+        Self { tx, rx }
+    }
+
+    /// A spare buffer of at least `capacity` samples, or a new one.
+    pub fn take(&self, capacity: usize) -> Vec<Sample> {
+        match self.rx.try_recv() {
+            Ok(v) if v.capacity() >= capacity => v,
+            _ => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps `buffer`, emptied, unless the pool is full.
+    pub fn give(&self, mut buffer: Vec<Sample>) {
+        buffer.clear();
+        let _ = self.tx.try_send(buffer);
+    }
+}
+
 /// A producer's side: fills a batch and sends it when full.
 #[derive(Debug)]
 pub struct BatchWriter {
     tx: Sender<Batch>,
     batch: Batch,
     batch_size: usize,
+    /// Where the next batch's buffer comes from, if not a new allocation.
+    pool: Option<BufferPool>,
     generation: u64,
     /// The name-table epoch of the parser feeding this writer.
     names: Option<NamesPin>,
@@ -78,10 +111,16 @@ impl BatchWriter {
                 ends_producer: false,
             },
             batch_size,
+            pool: None,
             generation: 0,
             names: None,
             producer: 0,
         }
+    }
+
+    /// Takes the buffers of following batches from `pool`.
+    pub fn set_pool(&mut self, pool: BufferPool) {
+        self.pool = Some(pool);
     }
 
     /// Tags this writer's batches with producer `key` (a connection number,
@@ -122,6 +161,18 @@ impl BatchWriter {
         let pin = parser.names_pin().clone();
         self.batch.names = Some(pin.clone());
         self.names = Some(pin);
+        Ok(())
+    }
+
+    /// Sends what is queued, then sends the following batches on `tx`
+    /// instead (a parser that reads one chunk of a file after another, each
+    /// with its own channel to the engine side).
+    ///
+    /// # Errors
+    /// [`Disconnected`] if the old channel's receiver has hung up.
+    pub fn redirect(&mut self, tx: Sender<Batch>) -> Result<(), Disconnected> {
+        self.flush()?;
+        self.tx = tx;
         Ok(())
     }
 
@@ -166,8 +217,12 @@ impl BatchWriter {
         if self.batch.samples.is_empty() && self.batch.rejected.total() == 0 {
             return Ok(());
         }
+        let samples = match &self.pool {
+            Some(pool) => pool.take(self.batch_size),
+            None => Vec::with_capacity(self.batch_size),
+        };
         let next = Batch {
-            samples: Vec::with_capacity(self.batch_size),
+            samples,
             rejected: RejectCounts::default(),
             generation: self.generation,
             names: self.names.clone(),
@@ -225,6 +280,52 @@ mod tests {
         drop(w);
         assert!(!rx.try_recv().unwrap().ends_producer);
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_redirected_writer_sends_what_it_held_to_the_old_channel() {
+        let (old_tx, old_rx) = channel(8);
+        let (new_tx, new_rx) = channel(8);
+        let mut w = BatchWriter::new(old_tx, 100);
+        w.push(Sample::new(1.0, 0, 0, 0.5)).unwrap();
+        w.reject(RejectReason::Malformed);
+        w.redirect(new_tx).unwrap();
+        w.push(Sample::new(2.0, 0, 0, 0.5)).unwrap();
+        drop(w);
+        let old: Vec<Batch> = old_rx.iter().collect();
+        assert_eq!(old.len(), 1, "the old channel closes with the redirect");
+        assert_eq!((old[0].samples[0].t, old[0].rejected.total()), (1.0, 1));
+        let new: Vec<Batch> = new_rx.iter().collect();
+        assert_eq!(new.len(), 1);
+        assert_eq!((new[0].samples[0].t, new[0].rejected.total()), (2.0, 0));
+    }
+
+    #[test]
+    fn a_pooled_writer_fills_the_buffers_given_back() {
+        let pool = BufferPool::new(1);
+        let (tx, rx) = channel(8);
+        let mut w = BatchWriter::new(tx, 2);
+        w.set_pool(pool.clone());
+        w.push(Sample::new(0.0, 0, 0, 0.5)).unwrap();
+        w.push(Sample::new(1.0, 0, 0, 0.5)).unwrap();
+        let first = rx.try_recv().unwrap().samples;
+        let address = first.as_ptr();
+        pool.give(first);
+        // The pool holds one buffer: a second one given back is freed.
+        pool.give(Vec::with_capacity(2));
+        // This flush sends the buffer filled meanwhile and takes the first.
+        w.push(Sample::new(2.0, 0, 0, 0.5)).unwrap();
+        w.push(Sample::new(3.0, 0, 0, 0.5)).unwrap();
+        let second = rx.try_recv().unwrap().samples;
+        assert_eq!((second.len(), second[1].t), (2, 3.0));
+        assert_ne!(second.as_ptr(), address);
+        w.push(Sample::new(4.0, 0, 0, 0.5)).unwrap();
+        w.flush().unwrap();
+        let third = rx.try_recv().unwrap().samples;
+        assert_eq!((third.as_ptr(), third.len(), third[0].t), (address, 1, 4.0));
+        // A buffer smaller than a batch is not used.
+        pool.give(Vec::with_capacity(1));
+        assert!(pool.take(2).capacity() >= 2);
     }
 
     #[test]

@@ -12,16 +12,11 @@ use super::time_axis;
 use crate::error::{Context, Failure};
 use crate::line_ingest::{Options, RejectReport};
 use crate::replay::{self, Input};
-use crossbeam_channel::Sender;
-use motifd_engine::ingest::{self, Batch};
+use motifd_engine::ingest::Batch;
 use motifd_engine::intern::Interner;
 use motifd_engine::{ChannelId, ChannelNames, Episode, Grammar, MotifId, Pipeline, PipelineConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-
-/// Batches in flight between the parser and this thread.
-const CHANNEL_BATCHES: usize = 8;
 
 /// The selection, checked against the grammar.
 struct Selection {
@@ -139,8 +134,7 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
     let grammar = Arc::new(crate::grammar::load(input.grammar.as_deref())?);
     let (sel, mut panels) = Selection::new(selection, &grammar)?;
     let names = ChannelNames::default();
-    let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
-    let producer = start_parser(input, &grammar, &names, tx)?;
+    let mut producer = start_parser(input, &grammar, &names)?;
     let mut decimator = decimator_for(&sel, &mut panels);
     let config = PipelineConfig {
         window: input.window,
@@ -152,7 +146,7 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         curve_of: HashMap::new(),
     };
     let mut episodes = Vec::new();
-    for batch in rx {
+    for batch in producer.by_ref() {
         let names = names.lock();
         router.learn_names(&names, &sel);
         let mut ctx = BatchContext {
@@ -166,9 +160,7 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
         };
         ctx.apply(batch, &mut pipeline);
     }
-    producer
-        .join()
-        .map_err(|_| Failure::new("the parser thread panicked"))??;
+    producer.finish()?;
     {
         let names = names.lock();
         pipeline.finish(&mut |e: &Episode| {
@@ -195,13 +187,12 @@ pub fn collect(input: &InputArgs, selection: &SelectionArgs) -> Result<Collected
     })
 }
 
-/// Starts the parser thread over the input, sending batches on `tx`.
+/// Starts parsing the input.
 fn start_parser(
     input: &InputArgs,
     grammar: &Arc<Grammar>,
     names: &ChannelNames,
-    tx: Sender<Batch>,
-) -> Result<JoinHandle<Result<replay::Produced, Failure>>, Failure> {
+) -> Result<replay::Producer, Failure> {
     let sources = open_source(input)?;
     let options = Options {
         max_line: input.max_line,
@@ -211,7 +202,7 @@ fn start_parser(
         speed: None,
         max_ahead_of_clock: None,
     };
-    replay::spawn_parser(sources, grammar, names, options, tx, Arc::default())
+    replay::spawn_parser(sources, grammar, names, options, Arc::default())
 }
 
 /// A decimator over the selected time range (or growing with the data), with

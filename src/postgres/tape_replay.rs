@@ -236,7 +236,7 @@ pub(crate) fn spawn(
                     done.snapshots, done.segments, done.rejected
                 );
             }
-            Ok(crate::replay::Produced { files: 1 })
+            Ok(crate::replay::Produced::one_thread(1))
         })
         .map_err(|e| Failure::new(format!("cannot start the tape thread: {e}")))
 }

@@ -2,6 +2,8 @@
 //! parser thread (`motifd-parse`) that reads them as one stream — through
 //! the line path, or a trace adapter with `--from` — into batches.
 
+use super::parallel::{self, FileInput, RunReader};
+use super::producer::Producer;
 use crate::cli::ReplayArgs;
 use crate::error::{Context, Failure};
 use crate::grammar::GrammarCell;
@@ -48,6 +50,8 @@ pub(crate) struct Input {
     pub(crate) name: String,
     pub(crate) format: LineFormat,
     pub(crate) reader: Box<dyn Read + Send>,
+    /// A regular file's own handle and length, for reading it in parallel.
+    pub(crate) file: Option<(File, u64)>,
 }
 
 pub(super) fn open_inputs(args: &ReplayArgs) -> Result<Vec<Input>, Failure> {
@@ -71,10 +75,12 @@ pub(crate) fn open_paths(
                     RecordFormat::Jsonl => LineFormat::Jsonl,
                 },
             };
-            let reader: Box<dyn Read + Send> = if name == "-" {
-                Box::new(io::stdin())
+            let (reader, file): (Box<dyn Read + Send>, _) = if name == "-" {
+                (Box::new(io::stdin()), None)
             } else {
-                Box::new(File::open(name).map_err(|e| Failure::new(format!("{name}: {e}")))?)
+                let file = File::open(name).map_err(|e| Failure::new(format!("{name}: {e}")))?;
+                let own = regular(&file);
+                (Box::new(file), own)
             };
             let name = if name == "-" {
                 "<stdin>".into()
@@ -85,27 +91,81 @@ pub(crate) fn open_paths(
                 name,
                 format,
                 reader,
+                file,
             })
         })
         .collect()
 }
 
-/// Starts the parser thread (`motifd-parse`): reads `inputs` in order as one
-/// stream and hands the samples to `tx` in batches.
+/// A second handle on `file` and its length, when it is a regular file.
+fn regular(file: &File) -> Option<(File, u64)> {
+    let meta = file.metadata().ok()?;
+    meta.is_file()
+        .then(|| Some((file.try_clone().ok()?, meta.len())))
+        .flatten()
+}
+
+/// The inputs as files to read in parallel, when every one is a regular
+/// file and `options` let lines be parsed apart; the inputs back otherwise.
+fn regular_files(inputs: Vec<Input>, options: &Options) -> Result<Vec<FileInput>, Vec<Input>> {
+    let apart = !options.strict && options.speed.is_none();
+    if !apart || inputs.iter().any(|i| i.file.is_none()) {
+        return Err(inputs);
+    }
+    Ok(inputs
+        .into_iter()
+        .filter_map(|i| {
+            let (file, len) = i.file?;
+            Some(FileInput {
+                name: i.name,
+                format: i.format,
+                file,
+                len,
+            })
+        })
+        .collect())
+}
+
+impl From<FileInput> for Input {
+    /// Back to one reader: positioned reads never moved the file's cursor.
+    fn from(f: FileInput) -> Self {
+        Self {
+            name: f.name,
+            format: f.format,
+            reader: Box::new(f.file),
+            file: None,
+        }
+    }
+}
+
+/// Starts parsing `inputs` in order as one stream: regular files on
+/// several threads when that can help ([`parallel`]), anything else on
+/// the parser thread (`motifd-parse`).
 pub(crate) fn spawn_parser(
     inputs: Vec<Input>,
     grammar: &Arc<Grammar>,
     names: &ChannelNames,
     options: Options,
-    tx: Sender<Batch>,
     bytes_read: Arc<AtomicU64>,
-) -> Result<JoinHandle<Result<Produced, Failure>>, Failure> {
+) -> Result<Producer, Failure> {
+    let inputs = match regular_files(inputs, &options) {
+        Ok(files) => match parallel::plan(&files, options.max_line)? {
+            Some(runs) => {
+                let reader = RunReader::start(files, runs, grammar, names, options, bytes_read);
+                return Ok(Producer::Runs(reader?));
+            }
+            None => files.into_iter().map(Input::from).collect(),
+        },
+        Err(inputs) => inputs,
+    };
     let cell = Arc::new(GrammarCell::new(Arc::clone(grammar)));
-    let ingest = LineIngest::new(cell, names, BatchWriter::new(tx, DEFAULT_BATCH), options);
-    thread::Builder::new()
-        .name("motifd-parse".into())
-        .spawn(move || produce(inputs, ingest, &bytes_read))
-        .context("cannot start the parser thread")
+    Producer::on_thread(|tx| {
+        let ingest = LineIngest::new(cell, names, BatchWriter::new(tx, DEFAULT_BATCH), options);
+        thread::Builder::new()
+            .name("motifd-parse".into())
+            .spawn(move || produce(inputs, ingest, &bytes_read))
+            .context("cannot start the parser thread")
+    })
 }
 
 /// Starts the parser thread for `--from FORMAT`: the trace adapter turns the
@@ -125,7 +185,7 @@ pub(super) fn spawn_trace_reader(
         .spawn(move || {
             let writer = BatchWriter::new(tx, DEFAULT_BATCH);
             crate::distill::feed::produce(inputs, grammar, &names, &from, writer)
-                .map(|files| Produced { files })
+                .map(Produced::one_thread)
         })
         .context("cannot start the parser thread")
 }
@@ -144,8 +204,17 @@ impl Read for CountingReader {
     }
 }
 
+/// What parsing the inputs came to.
 pub(crate) struct Produced {
     pub(crate) files: usize,
+    /// Threads that parsed them.
+    pub(crate) parsers: usize,
+}
+
+impl Produced {
+    pub(crate) fn one_thread(files: usize) -> Self {
+        Self { files, parsers: 1 }
+    }
 }
 
 /// Reads every input, in order, as one stream through the shared line path
@@ -171,7 +240,7 @@ fn produce(
         }
         ended_early(ingest.end(true))?;
     }
-    Ok(Produced { files })
+    Ok(Produced::one_thread(files))
 }
 
 fn ended_early(result: Result<(), Stopped>) -> Result<(), Failure> {

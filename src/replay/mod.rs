@@ -11,23 +11,24 @@ use crate::grammar;
 use crate::line_ingest::{Options, RejectReport};
 use crate::settings_rules as rules;
 use crate::summary::Summary;
-use crossbeam_channel::Sender;
-use motifd_engine::ingest::{self, Batch};
 use motifd_engine::{ChannelNames, EngineLimits, Episode, Grammar, Pipeline, PipelineConfig};
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
+mod runs;
 mod episode_output;
 mod inputs;
+mod parallel;
+mod producer;
 
 pub(crate) use episode_output::first_difference;
 use episode_output::EpisodeWriter;
 use inputs::{from_options, open_inputs, spawn_trace_reader};
 pub(crate) use inputs::{open_paths, spawn_parser, Input, Produced};
+pub(crate) use producer::Producer;
 
 /// Batches in flight between the parser and the engine.
 const CHANNEL_BATCHES: usize = 8;
@@ -45,9 +46,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let lines_only = args.tape.is_none() && args.from.is_none();
     names.set_collection(lines_only);
     let started = Instant::now();
-    let (tx, rx) = ingest::channel(CHANNEL_BATCHES);
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let producer = spawn_producer(&args, &grammar, &names, tx, &bytes_read)?;
+    let mut producer = spawn_producer(&args, &grammar, &names, &bytes_read)?;
     let mut pipeline = Pipeline::new(Arc::clone(&grammar), &pipeline_config(&args))
         .map_err(|e| Failure::new(format!("--{} {}", e.key.replace('_', "-"), e.rule)))?;
     let mut out = Episodes {
@@ -55,7 +55,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         per_motif: vec![0; grammar.motifs().len()],
     };
     let progress = progress_bar(&args).map(|bar| (bar, bytes_read));
-    for batch in rx {
+    while let Some(mut batch) = producer.next() {
         pipeline.add_rejections(&batch.rejected);
         let held = names.lock();
         pipeline.push_all(&batch.samples, &mut |e: &Episode| {
@@ -64,8 +64,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
         drop(held);
         // The batch's samples are in the pipeline now: its pin on the name
         // table can go before the table is collected.
+        let samples = std::mem::take(&mut batch.samples);
         drop(batch);
         names.collect(&pipeline);
+        producer.recycle(samples);
         out.writer.flush_if_large()?;
         if let Some((bar, read)) = &progress {
             bar.set_position(read.load(Ordering::Relaxed));
@@ -74,9 +76,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     if let Some((bar, _)) = &progress {
         bar.finish_and_clear();
     }
-    let produced = producer
-        .join()
-        .map_err(|_| Failure::new("the parser thread panicked"))??;
+    let produced = producer.finish()?;
     let held = names.lock();
     pipeline.finish(&mut |e: &Episode| out.write(e, &grammar, &held));
     drop(held);
@@ -87,6 +87,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, Failure> {
     if !args.input.quiet {
         let summary = Summary {
             files: produced.files,
+            parsers: produced.parsers,
             counters: pipeline.counters(),
             engine: pipeline.engine().counters(),
             window: args.window,
@@ -112,22 +113,24 @@ impl Episodes {
     }
 }
 
-/// Starts the thread that reads the inputs (lines, a trace format or a tape)
-/// and sends batches on `tx`.
+/// Starts reading the inputs (lines, a trace format or a tape) into batches.
 fn spawn_producer(
     args: &ReplayArgs,
     grammar: &Arc<Grammar>,
     names: &ChannelNames,
-    tx: Sender<Batch>,
     bytes_read: &Arc<AtomicU64>,
-) -> Result<JoinHandle<Result<Produced, Failure>>, Failure> {
+) -> Result<Producer, Failure> {
     if let Some(tape) = &args.tape {
         let opts = crate::postgres::tape_replay::options(args);
-        return crate::postgres::tape_replay::spawn(tape.clone(), opts, grammar, names, tx);
+        return Producer::on_thread(|tx| {
+            crate::postgres::tape_replay::spawn(tape.clone(), opts, grammar, names, tx)
+        });
     }
     let inputs = open_inputs(args)?;
     if let Some(from) = from_options(args) {
-        return spawn_trace_reader(inputs, grammar, names, from, tx, bytes_read);
+        return Producer::on_thread(|tx| {
+            spawn_trace_reader(inputs, grammar, names, from, tx, bytes_read)
+        });
     }
     let options = Options {
         max_line: args.input.max_line,
@@ -137,7 +140,7 @@ fn spawn_producer(
         speed: args.speed,
         max_ahead_of_clock: None,
     };
-    spawn_parser(inputs, grammar, names, options, tx, Arc::clone(bytes_read))
+    spawn_parser(inputs, grammar, names, options, Arc::clone(bytes_read))
 }
 
 /// With `--check GOLDEN`: 0 when the output equals it, 1 (and where it
