@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-mod runs;
 mod episode_output;
 mod inputs;
 mod parallel;
 mod producer;
+mod runs;
 
 pub(crate) use episode_output::first_difference;
 use episode_output::EpisodeWriter;

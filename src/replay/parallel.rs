@@ -13,8 +13,8 @@
 //! nothing a replay writes depends on them (episodes carry names, and the
 //! engine's slots are taken in sample order).
 
-use super::runs::{self, Run, RUN_BYTES};
 use super::inputs::Produced;
+use super::runs::{self, Run, RUN_BYTES};
 use crate::error::{Context, Failure};
 use crate::grammar::GrammarCell;
 use crate::line_ingest::{
