@@ -152,6 +152,24 @@ fn files_parsed_in_runs_give_what_one_stream_gives() {
 }
 
 #[test]
+fn the_rejected_lines_shown_are_the_first_ones() {
+    let scratch = Scratch::new("replay-parallel-show");
+    let mut csv = b"t,class,channel,value\n".to_vec();
+    csv_records(&mut csv);
+    let writer = both_ways(&scratch.0, "a.csv", csv);
+    // 40 rejected lines over three runs: the limit falls in the second.
+    let args = ["--show-rejects", "20", "--max-line", "200", "a.csv"];
+    let runs = replay(&scratch.0.join("files"), &args);
+    let stream = replay(&scratch.0.join("pipes"), &args);
+    assert!(runs.status.success() && stream.status.success());
+    writer.join().unwrap();
+    let (ours, theirs) = (without_timing(&runs.stderr), without_timing(&stream.stderr));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.matches(": rejected (").count(), 20, "{ours}");
+    assert!(runs.stdout == stream.stdout, "the episodes differ");
+}
+
+#[test]
 fn the_header_rule_holds_past_the_first_run() {
     let scratch = Scratch::new("replay-parallel-header");
     // Over two runs of blank lines, then a record where the header belongs.
