@@ -1,6 +1,7 @@
 //! The producer side of a replay: the inputs opened in order, and the
 //! parser thread (`motifd-parse`) that reads them as one stream — through
-//! the line path, or a trace adapter with `--from` — into batches.
+//! the line path, or a trace adapter with `--from` — into batches; or, for
+//! regular files, the parser threads of [`super::parallel`].
 
 use super::parallel::{self, FileInput, RunReader};
 use super::producer::Producer;
@@ -100,9 +101,10 @@ pub(crate) fn open_paths(
 /// A second handle on `file` and its length, when it is a regular file.
 fn regular(file: &File) -> Option<(File, u64)> {
     let meta = file.metadata().ok()?;
-    meta.is_file()
-        .then(|| Some((file.try_clone().ok()?, meta.len())))
-        .flatten()
+    if !meta.is_file() {
+        return None;
+    }
+    Some((file.try_clone().ok()?, meta.len()))
 }
 
 /// The inputs as files to read in parallel, when every one is a regular

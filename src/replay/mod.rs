@@ -1,9 +1,11 @@
-//! `motifd replay`: files → parser thread → engine (this thread) → episodes.
+//! `motifd replay`: files → parser thread(s) → engine (this thread) → episodes.
 //!
 //! The parser runs on its own thread and hands batches over the same
 //! `crossbeam-channel` hand-over the daemon uses, so parsing and the engine
-//! overlap on two cores. Inputs are read in order as one stream, which keeps the
-//! output deterministic: same input, same bytes.
+//! overlap on two cores; large regular files are parsed in runs on several
+//! threads ([`parallel`]). Either way the engine takes the samples in input
+//! order, as one stream, which keeps the output deterministic: same input,
+//! same bytes.
 
 use crate::cli::ReplayArgs;
 use crate::error::Failure;
