@@ -46,15 +46,15 @@ pub enum RejectReport {
     /// whose summary gives the counts).
     Print(u64),
     /// Kept for the caller ([`LineIngest::take_kept`]): the first `n` since
-    /// the last take. A parser of one chunk of a file does not know which
-    /// line of the file its chunk starts at; the caller does.
+    /// the last take. A parser of one run of a file's lines does not know
+    /// which line of the file its run starts at; the caller does.
     Keep(u64),
 }
 
 /// A rejected line kept by [`RejectReport::Keep`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptReject {
-    /// Its line number, counted from the first line of the chunk.
+    /// Its line number, counted from the first line of the run.
     pub line_no: u64,
     /// Why it was rejected.
     pub reason: RejectReason,
@@ -155,13 +155,13 @@ impl LineIngest {
 
     /// Starts reading the next source, named `name` in messages.
     pub fn begin(&mut self, name: impl Into<String>, format: LineFormat) {
-        self.begin_chunk(name, format, true);
+        self.begin_run(name, format, true);
     }
 
     /// Starts reading a run of whole lines of source `name`; line numbers
     /// count from its first line. Only a run that starts the source is
     /// checked for the header ([`Options::header_first`]).
-    pub fn begin_chunk(&mut self, name: impl Into<String>, format: LineFormat, starts: bool) {
+    pub fn begin_run(&mut self, name: impl Into<String>, format: LineFormat, starts: bool) {
         self.splitter = LineSplitter::new(self.options.max_line);
         self.notes.begin();
         self.source = Source {

@@ -165,8 +165,8 @@ impl BatchWriter {
     }
 
     /// Sends what is queued, then sends the following batches on `tx`
-    /// instead (a parser that reads one chunk of a file after another, each
-    /// with its own channel to the engine side).
+    /// instead (a parser that reads one run of a file's lines after
+    /// another, each with its own channel to the engine side).
     ///
     /// # Errors
     /// [`Disconnected`] if the old channel's receiver has hung up.

@@ -349,7 +349,7 @@ fn parse_run(
     buf: &mut [u8],
 ) -> Result<(), Stopped> {
     let input = &shared.files[run.input];
-    ingest.begin_chunk(input.name.clone(), input.format, run.first);
+    ingest.begin_run(input.name.clone(), input.format, run.first);
     let mut at = run.start;
     while at < run.end {
         let want = buf.len().min((run.end - at) as usize);
