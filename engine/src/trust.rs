@@ -118,15 +118,21 @@ pub fn raw_weight(sigma0: f64, ema: f64) -> f64 {
 /// Binary orders of magnitude a block sum lost from `before` to `after`; enough
 /// to force a re-sum if it reached zero or below, which for a sum of
 /// non-negative weights only rounding can do.
+///
+/// Whether a sum grew is a coin toss from one sample to the next, so this is
+/// written as selects rather than branches (docs/performance.md, "Trust
+/// bookkeeping without branches").
 #[inline]
 fn binades_lost(before: f64, after: f64) -> u32 {
+    // Read only when both are positive and finite: the exponent field
+    // orders them.
+    let exponents = (before.to_bits() >> 52).wrapping_sub(after.to_bits() >> 52) as u32;
+    let vanished = after <= 0.0 || after.is_nan();
+    let lost = if vanished { BLOCK as u32 } else { exponents };
     if after >= before {
         0
-    } else if after <= 0.0 || after.is_nan() {
-        BLOCK as u32
     } else {
-        // Both positive and finite: the exponent field orders them.
-        ((before.to_bits() >> 52) - (after.to_bits() >> 52)) as u32
+        lost
     }
 }
 
@@ -301,6 +307,59 @@ mod tests {
                     "factor {factor}: block sum {fresh} for a weight of {w}"
                 );
                 w /= factor;
+            }
+        }
+    }
+
+    /// The branching form `binades_lost` replaced, kept as its definition.
+    fn binades_lost_by_branches(before: f64, after: f64) -> u32 {
+        if after >= before {
+            0
+        } else if after <= 0.0 || after.is_nan() {
+            BLOCK as u32
+        } else {
+            ((before.to_bits() >> 52) - (after.to_bits() >> 52)) as u32
+        }
+    }
+
+    #[test]
+    fn binades_lost_without_branches_agrees_with_its_definition() {
+        let special = [
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            f64::MIN_POSITIVE / 2.0,
+            5e-324,
+            1e-300,
+            0.5,
+            1.0,
+            1.5,
+            2.0,
+            3.0,
+            20.0,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -1.0,
+            -f64::INFINITY,
+        ];
+        let mut values: Vec<f64> = special.to_vec();
+        // Weights and sums of every size, by their bits.
+        let mut bits = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            values.push(f64::from_bits(bits >> 1));
+        }
+        for &before in &values {
+            for &after in &values {
+                assert_eq!(
+                    binades_lost(before, after),
+                    binades_lost_by_branches(before, after),
+                    "{before:e} -> {after:e}"
+                );
             }
         }
     }
