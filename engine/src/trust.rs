@@ -119,9 +119,9 @@ pub fn raw_weight(sigma0: f64, ema: f64) -> f64 {
 /// to force a re-sum if it reached zero or below, which for a sum of
 /// non-negative weights only rounding can do.
 ///
-/// Whether a sum grew is a coin toss from one sample to the next, so this is
-/// written as selects rather than branches (docs/performance.md, "Trust
-/// bookkeeping without branches").
+/// Whether a sum grew is about as likely as not from one sample to the next,
+/// so this is written as selects rather than branches (docs/performance.md,
+/// "Trust bookkeeping without branches").
 #[inline]
 fn binades_lost(before: f64, after: f64) -> u32 {
     // Read only when both are positive and finite: the exponent field
